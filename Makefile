@@ -1,0 +1,134 @@
+# coio — GNU make build.
+#   make                   libcoio.a and libcoio.so for the compiler's target
+#   make check             build and run the libcheck suites in tests/
+#   make check-aarch64     the same suites cross-built for aarch64, run under qemu-aarch64
+#   make check-valgrind    the suites under valgrind (memcheck)
+#   make check SANITIZE=address|undefined
+#   make bench             benchmarks in bench/, printed as a table
+#   make install PREFIX=/usr/local
+# Variables: CC, POLLER (epoll|kqueue; auto), SANITIZE, STATIC=1 (static test
+# binaries), RUNNER (prefix command for running tests, e.g. qemu-aarch64),
+# COIO_TEST_SLACK (multiplies the time bounds of timing tests), POLLER_CFLAGS and
+# POLLER_LIBS (e.g. to build POLLER=kqueue on Linux against libkqueue).
+
+CC       ?= cc
+ifeq ($(origin CC),default)
+CC       := cc
+endif
+PREFIX   ?= /usr/local
+TRIPLE   := $(shell $(CC) -dumpmachine)
+CPU      := $(firstword $(subst -, ,$(TRIPLE)))
+
+# The CPU port: arch/<cpu>/. Add a port by adding a directory (PORTING.md).
+ARCH_x86_64  := x86_64
+ARCH_amd64   := x86_64
+ARCH_aarch64 := aarch64
+ARCH_arm64   := aarch64
+ARCH := $(ARCH_$(CPU))
+ifeq ($(ARCH),)
+$(error coio has no port for CPU '$(CPU)' (target $(TRIPLE)); see PORTING.md for how to add arch/$(CPU)/)
+endif
+
+ifeq ($(POLLER),)
+ifneq ($(findstring linux,$(TRIPLE)),)
+POLLER := epoll
+else
+POLLER := kqueue
+endif
+endif
+
+BUILD := build/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Iarch -Isrc $(POLLER_CFLAGS) $(EXTRA_CFLAGS)
+ifeq ($(SANITIZE),address)
+ALL_CFLAGS += -fsanitize=address -fno-omit-frame-pointer
+SAN_LD := -fsanitize=address
+else ifeq ($(SANITIZE),undefined)
+ALL_CFLAGS += -fsanitize=undefined -fno-sanitize-recover=all
+SAN_LD := -fsanitize=undefined
+else ifeq ($(SANITIZE),thread)
+ALL_CFLAGS += -fsanitize=thread
+SAN_LD := -fsanitize=thread
+else ifneq ($(SANITIZE),)
+$(error SANITIZE must be address, undefined or thread)
+endif
+LDLIBS := -lpthread -lm $(POLLER_LIBS)
+
+SRCS := src/loop.c src/task.c src/stack.c src/heap.c src/io.c src/poll_$(POLLER).c
+OBJS := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/arch/$(ARCH)/switch.o
+HDRS := include/coio.h src/coio_int.h src/poller.h arch/arch.h $(wildcard arch/$(ARCH)/*.h)
+
+LIB_A  := $(BUILD)/libcoio.a
+LIB_SO := $(BUILD)/libcoio.so
+
+.PHONY: all lib check check-aarch64 check-valgrind bench examples install clean
+all: lib
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_A): $(OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(OBJS)
+	$(CC) -shared $(SAN_LD) -o $@ $^ $(LDLIBS)
+
+# ---- tests ----------------------------------------------------------------
+TEST_SRCS := $(wildcard tests/check_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+ifeq ($(STATIC),)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
+else
+CHECK_LIBS := -static -lcheck -lsubunit -lrt -lm -lpthread
+endif
+
+$(BUILD)/tests/%: tests/%.c tests/helpers.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $< -o $@ $(LIB_A) $(SAN_LD) $(CHECK_LIBS) $(LDLIBS)
+
+check: $(TEST_BINS)
+	@command -v pkg-config >/dev/null && pkg-config --exists check 2>/dev/null || [ -n "$(STATIC)" ] || \
+	  { echo "libcheck is missing: apt-get install check pkg-config"; exit 1; }
+	@RUNNER="$(RUNNER)" sh tests/run.sh $(TEST_BINS)
+
+check-aarch64:
+	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
+	  [ -f /usr/lib/aarch64-linux-gnu/libcheck.a ] || { echo "missing: dpkg --add-architecture arm64 && apt-get update && apt-get install gcc-aarch64-linux-gnu qemu-user check:arm64"; exit 1; }
+	$(MAKE) CC=aarch64-linux-gnu-gcc STATIC=1 RUNNER=qemu-aarch64 \
+	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} check
+
+check-valgrind: $(TEST_BINS)
+	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
+	@RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
+	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-20} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-4} sh tests/run.sh $(TEST_BINS)
+
+# ---- benchmarks ---------------------------------------------------------------
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ibench $< -o $@ $(LIB_A) $(SAN_LD) $(LDLIBS)
+
+bench: $(BENCH_BINS)
+	@sh bench/run.sh $(BUILD)
+
+# ---- install ------------------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/coio.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc
+
+clean:
+	rm -rf build

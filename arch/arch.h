@@ -1,0 +1,42 @@
+/* arch/arch.h — the whole contract between coio's C code and a CPU port.
+ *
+ * A port is one directory arch/<cpu>/ with switch.S (the two symbols below)
+ * and arch.h (the constants and the inline frame builder below). Nothing else
+ * in coio is CPU-specific. See PORTING.md.
+ */
+#ifndef COIO_ARCH_H
+#define COIO_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Save the callee-saved state of the running context on its own stack, store
+   the resulting stack pointer in *save_sp, load load_sp (a pointer stored by an
+   earlier coio__switch, or built by coio__arch_init_frame) and restore that
+   context. The call "returns" arg in the other context: to the coio__switch
+   call that suspended it, or, for a fresh frame, to the trampoline. */
+void *coio__switch(void **save_sp, void *load_sp, void *arg);
+
+/* First code run on a fresh stack: calls entry(arg) with the arg that the
+   switch delivered, at an ABI-correct stack alignment. entry must never
+   return; if it does, the trampoline aborts the process. CFI marks the return
+   address undefined so that debuggers' backtraces stop here. */
+void coio__trampoline(void);
+
+/* Provided by arch/<cpu>/arch.h:
+     COIO_ARCH_NAME      string, e.g. "x86_64"
+     COIO_STACK_ALIGN    stack alignment the ABI wants at a call
+     COIO_FRAME_BYTES    size of the frame coio__switch saves
+     static inline void *coio__arch_init_frame(void *stack_top,
+                                               void (*entry)(void *));
+         builds a first frame below stack_top (any alignment) and returns the
+         stack pointer to pass to coio__switch as load_sp. */
+#if defined(__x86_64__)
+#include "x86_64/arch.h"
+#elif defined(__aarch64__)
+#include "aarch64/arch.h"
+#else
+#error "coio: no port for this CPU; see PORTING.md"
+#endif
+
+#endif

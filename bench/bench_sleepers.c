@@ -1,0 +1,81 @@
+/* W3 sleepers: N tasks alive at once, each sleeps 1.0 s then exits. Wall time
+ * from first spawn to last join, and bytes per task =
+ * (peak RSS at N - peak RSS at 1) / N. Usage: bench_sleepers N (default runs
+ * 1 and 100,000, then 1,000,000). Each N runs in a fresh process so that
+ * peak RSS is that run's own. */
+#include "bench.h"
+#include "coio.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void *sleeper(void *arg)
+{
+    coio_sleep(1.0);
+    return arg;
+}
+
+struct result { double wall; long rss; };
+
+static void *sleep_main(void *arg)
+{
+    long n = *(long *)arg;
+    coio_task **t = malloc((size_t)n * sizeof *t);
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++)
+        t[i] = coio_spawn(sleeper, NULL);
+    for (long i = 0; i < n; i++) {
+        coio_await(t[i], NULL);
+        coio_task_release(t[i]);
+    }
+    *(double *)arg = bench_now() - t0;
+    free(t);
+    return NULL;
+}
+
+/* Run one size in a child; report wall and peak RSS through a pipe. */
+static struct result run_child(long n)
+{
+    int p[2];
+    struct result r = {0, 0};
+    if (pipe(p) < 0)
+        return r;
+    pid_t pid = fork();
+    if (pid == 0) {
+        union { long n; double wall; } u = {.n = n};
+        coio_run(sleep_main, &u, NULL);
+        struct result out = {u.wall, bench_peak_rss()};
+        ssize_t w = write(p[1], &out, sizeof out);
+        _exit(w == sizeof out ? 0 : 1);
+    }
+    close(p[1]);
+    if (read(p[0], &r, sizeof r) != sizeof r)
+        r.wall = -1;
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    struct result base = run_child(1);
+    long sizes[2] = {100000, 1000000};
+    int count = 2;
+    if (argc > 1) {
+        sizes[0] = atol(argv[1]);
+        count = 1;
+    }
+    for (int i = 0; i < count; i++) {
+        long n = sizes[i];
+        struct result r = run_child(n);
+        char wl[32];
+        snprintf(wl, sizeof wl, "W3-%ldk", n / 1000);
+        if (r.wall < 0) {
+            bench_row(wl, "coio", "wall", -1, "s (failed)");
+            continue;
+        }
+        bench_row(wl, "coio", "wall", r.wall, "s");
+        bench_row(wl, "coio", "bytes per task", (double)(r.rss - base.rss) / (double)n, "B");
+    }
+    return 0;
+}

@@ -1,0 +1,320 @@
+/* coio_int.h — internal structures shared by the files in src/: loop, futures and tasks,
+ * wait records, timers, stacks. Nothing here is public; every non-static symbol
+ * is coio__-prefixed because a static library has no other namespace barrier.
+ */
+#ifndef COIO_INT_H
+#define COIO_INT_H
+
+#include "coio.h"
+#include "arch.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define COIO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define COIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define COIO_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define COIO_LIKELY(x) (x)
+#define COIO_UNLIKELY(x) (x)
+#define COIO_HIDDEN
+#endif
+
+#define coio__container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* A broken internal invariant: report and abort. User misuse never gets here. */
+#define coio__assert(c) ((c) ? (void)0 : coio__panic(__FILE__, __LINE__, #c))
+COIO_HIDDEN _Noreturn void coio__panic(const char *file, int line, const char *what);
+
+/* AddressSanitizer fiber annotations are compiled in under -fsanitize=address. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COIO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COIO_ASAN 1
+#endif
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Intrusive doubly linked list (circular, with a head node).               */
+/* ------------------------------------------------------------------------ */
+struct coio__list {
+    struct coio__list *prev, *next;
+};
+
+static inline void coio__list_init(struct coio__list *h) { h->prev = h->next = h; }
+static inline bool coio__list_empty(const struct coio__list *h) { return h->next == h; }
+static inline void coio__list_push(struct coio__list *h, struct coio__list *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void coio__list_del(struct coio__list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timers: nodes of the loop's binary min-heap (heap.c).                     */
+/* ------------------------------------------------------------------------ */
+#define COIO_NOT_IN_HEAP SIZE_MAX
+
+struct coio__timer {
+    int64_t when;   /* deadline, CLOCK_MONOTONIC ns */
+    uint64_t seq;   /* scheduling order: breaks ties so equal deadlines are FIFO */
+    size_t index;   /* position in heap.v, or COIO_NOT_IN_HEAP */
+    uint8_t kind;   /* COIO__TIMER_TASK (a task's sleep/timeout) or COIO__TIMER_HANDLE */
+};
+enum { COIO__TIMER_TASK = 1, COIO__TIMER_HANDLE = 2 };
+
+struct coio__heap {
+    struct coio__timer **v; /* owned by the heap (realloc'd; grows, never per insert once warm) */
+    size_t n, cap;
+};
+
+COIO_HIDDEN int coio__heap_push(struct coio__heap *h, struct coio__timer *t);
+COIO_HIDDEN void coio__heap_remove(struct coio__heap *h, struct coio__timer *t);
+COIO_HIDDEN struct coio__timer *coio__heap_pop(struct coio__heap *h);
+COIO_HIDDEN void coio__heap_free(struct coio__heap *h);
+COIO_HIDDEN int coio__heap_reserve(struct coio__heap *h, size_t n);
+static inline struct coio__timer *coio__heap_top(const struct coio__heap *h)
+{
+    return h->n ? h->v[0] : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ready queue entries.                                                      */
+/* ------------------------------------------------------------------------ */
+/* Something that can sit on the ready queue: a task to resume or a handle to
+   run. Invariant: on at most one queue (loop->ready or loop->batch). */
+struct coio__runnable {
+    struct coio__runnable *next;
+    uint8_t kind; /* COIO__RUN_TASK or COIO__RUN_HANDLE */
+};
+enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2 };
+
+/* An entry on a future's completion list: an awaiting task or a done-callback.
+   Entries are processed in registration order when the future completes. */
+struct coio__task;
+struct coio__cnode {
+    struct coio__list link;
+    uint8_t kind;             /* COIO__CN_AWAIT or COIO__CN_CALLBACK */
+    struct coio__task *task;  /* COIO__CN_AWAIT: the waiting task */
+};
+enum { COIO__CN_AWAIT = 1, COIO__CN_CALLBACK = 2 };
+
+/* ------------------------------------------------------------------------ */
+/* Handles: call_soon / call_later / call_at, and scheduled done-callbacks.  */
+/* ------------------------------------------------------------------------ */
+enum { COIO__H_CALL = 1, COIO__H_DONE_CB = 2 };
+
+struct coio_handle {
+    struct coio__runnable run;  /* on loop->ready/batch while queued */
+    struct coio__timer timer;   /* in loop->heap while a call_later/at waits */
+    struct coio__cnode cnode;   /* done-callbacks: on the future's completion list */
+    coio_loop *loop;
+    uint8_t type;               /* COIO__H_CALL or COIO__H_DONE_CB */
+    uint8_t cancelled;          /* set by coio_handle_cancel; a queued one is skipped */
+    uint8_t done;               /* callback started (or skipped): no longer cancellable */
+    int refs;                   /* the loop's (until run/skipped) + retains */
+    union {
+        struct { void (*cb)(void *); void *arg; } call;
+        struct { void (*cb)(coio_task *, void *); void *arg; coio_future *fut; } done_cb;
+    } u;
+    coio_handle *free_next;     /* on loop->free_handles when recycled */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Futures and tasks.                                                        */
+/* ------------------------------------------------------------------------ */
+#define COIO__FUT_MAGIC 0xC010F07Eu
+#define COIO__DEAD_MAGIC 0xDEADF07Eu
+enum { COIO__FUT_PLAIN = 1, COIO__FUT_TASK = 2 };
+
+struct coio_future {
+    uint32_t magic;         /* COIO__FUT_MAGIC while alive */
+    uint8_t kind;           /* COIO__FUT_PLAIN or COIO__FUT_TASK */
+    uint8_t state;          /* coio_state */
+    uint8_t retrieved;      /* a failure was looked at (F4/D3) */
+    int refs;               /* handle references; 0 frees */
+    coio_loop *loop;        /* owner; holds a loop reference */
+    void *result;
+    int err;                /* failure code when FAILED */
+    char *errmsg;           /* malloc'd copy or NULL; owned */
+    char *cancel_msg;       /* malloc'd copy or NULL; owned */
+    struct coio__list cnodes; /* struct coio__cnode entries, registration order */
+    uint64_t id;
+    char name[64];
+};
+
+struct coio__task;
+
+/* What a parked task waits on. Lives on the waiting task's stack. */
+struct coio__wait {
+    /* The task is being cancelled (asyncio's fut_waiter.cancel()): return 1 if
+       the cancel was taken — the wait was unlinked and the task woken with
+       ECANCELED, or the cancel was forwarded to the awaited future — or 0 if
+       it could not be (then it is delivered when the task next resumes). */
+    int (*cancel)(struct coio__wait *w, struct coio__task *t);
+    /* Unlink from the wait structure without waking (timeout, loop close). */
+    void (*unlink)(struct coio__wait *w);
+};
+
+struct coio__stack {
+    void *map;          /* start of the mapping (guard page included) */
+    size_t map_size;    /* bytes mapped */
+    size_t size;        /* usable bytes requested (pool key) */
+    uint8_t guarded;    /* lowest page is PROT_NONE */
+    unsigned vg_id;     /* valgrind stack id */
+};
+
+struct coio__task {
+    struct coio_future f;       /* must be first: a task is a future */
+    struct coio__runnable run;  /* ready-queue link */
+    void *sp;                   /* saved stack pointer while not running */
+    void *(*fn)(void *);
+    void *arg;
+    void (*arg_dtor)(void *);
+    struct coio__wait *wait;    /* set while parked on something, else NULL */
+    struct coio__timer timer;   /* sleep or timeout deadline (in heap while armed) */
+    int timer_code;             /* wake code when the timer fires: 0 or ETIMEDOUT */
+    int wake_code;              /* why the task was woken: 0, ECANCELED, ETIMEDOUT, EBADF */
+    int cancelling;             /* asyncio's cancelling() counter */
+    uint8_t must_cancel;        /* a cancel request waiting to be delivered */
+    uint8_t cancel_delivered;   /* ECANCELED was delivered and not absorbed */
+    uint8_t started;            /* fn has been called */
+    uint8_t queued;             /* on ready/batch */
+    uint8_t shutdown_cancelled; /* coio_run's shutdown has cancelled it once */
+    struct coio__list all_link; /* on loop->tasks while not done */
+    struct coio__stack stack;   /* the stack this struct lives at the top of */
+    uint64_t *canary;           /* unguarded stacks: the lowest word, which must stay 0 */
+#ifdef COIO_ASAN
+    void *asan_fake;            /* fake-stack save slot across switches */
+#endif
+};
+
+static inline struct coio__task *coio__as_task(coio_future *f)
+{
+    return f && f->kind == COIO__FUT_TASK ? (struct coio__task *)f : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stacks (stack.c).                                                         */
+/* ------------------------------------------------------------------------ */
+struct coio__stack_pool {
+    void *head;         /* free default-size stacks, linked through their top word */
+    size_t n;           /* how many */
+    size_t max;         /* keep at most this many; the rest are unmapped */
+};
+
+/* Map a stack of at least size usable bytes; returns 0 or -1/errno. */
+COIO_HIDDEN int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st);
+/* Return a stack to the pool (pool may be NULL: unmap). */
+COIO_HIDDEN void coio__stack_put(struct coio__stack_pool *pool, struct coio__stack *st);
+COIO_HIDDEN void coio__stack_pool_drain(struct coio__stack_pool *pool);
+/* Overflow reporter: SIGSEGV handler on an alternate stack (per thread). */
+COIO_HIDDEN int coio__overflow_guard_acquire(void);
+COIO_HIDDEN void coio__overflow_guard_release(void);
+COIO_HIDDEN _Noreturn void coio__stack_overflow(struct coio__task *t, const void *addr);
+COIO_HIDDEN size_t coio__page_size(void);
+
+
+/* ------------------------------------------------------------------------ */
+/* Poller (poll_epoll.c / poll_kqueue.c behind poll.h) and the fd table.     */
+/* ------------------------------------------------------------------------ */
+struct coio__poller;
+
+struct coio__fd {
+    struct coio__task *rd;  /* task waiting for readability, or NULL */
+    struct coio__task *wr;  /* task waiting for writability, or NULL */
+    uint8_t registered;     /* added to the poller (edge-triggered, both directions) */
+    uint8_t known;          /* O_NONBLOCK was ensured */
+};
+
+/* ------------------------------------------------------------------------ */
+/* The loop.                                                                 */
+/* ------------------------------------------------------------------------ */
+#define COIO__LOOP_MAGIC 0xC0101009u
+
+struct coio_loop {
+    uint32_t magic;
+    int refs;                        /* 1 until closed + 1 per live future/task struct */
+    struct coio__runnable *ready;    /* FIFO for the next iteration */
+    struct coio__runnable **ready_tail;
+    struct coio__runnable *batch;    /* the current iteration's remaining entries */
+    struct coio__heap heap;          /* timers: handles and task deadlines */
+    struct coio__poller *poller;
+    struct coio__fd *fds;            /* indexed by fd; grown on demand; owned */
+    int nfds;
+    int io_waiters;                  /* tasks parked on an fd */
+    void *sp;                        /* the loop context's saved sp while a task runs */
+    struct coio__task *current;      /* task running now, NULL in the loop context */
+    struct coio__task *zombie;       /* finished task whose loop reference is still held */
+    coio_future *until;              /* run_until_complete's target */
+    struct coio__list tasks;         /* pending tasks (all_tasks) */
+    size_t ntasks;
+    struct coio__stack_pool pool;
+    coio_handle *free_handles;       /* recycled handle structs */
+    size_t nfree_handles;
+    size_t heap_need;                /* live tasks + handles in the heap: heap capacity
+                                        is kept >= this so arming a task's timer never
+                                        allocates */
+    uint64_t timer_seq, task_seq, fut_seq;
+    uint8_t running, stopping, closed;
+    coio_loop *prev_current;         /* thread's current loop before run started */
+#ifdef COIO_ASAN
+    const void *thread_stack_bottom; /* the loop context's stack, for ASan */
+    size_t thread_stack_size;
+    void *asan_fake;                 /* the loop context's fake-stack slot */
+#endif
+};
+
+extern _Thread_local coio_loop *coio__tls_loop;      /* this thread's current loop */
+extern _Thread_local coio_loop *coio__tls_running;   /* the loop running on this thread */
+
+static inline struct coio__task *coio__self(void)
+{
+    coio_loop *l = coio__tls_running;
+    return l ? l->current : NULL;
+}
+
+COIO_HIDDEN int64_t coio__now_ns(void);
+COIO_HIDDEN int64_t coio__deadline_ns(double seconds); /* now + seconds, saturating */
+
+/* Scheduling core (loop.c). */
+COIO_HIDDEN void coio__ready_push(coio_loop *l, struct coio__runnable *r);
+/* Make a parked task runnable with the given wake code; disarms its timer. */
+COIO_HIDDEN void coio__wake(struct coio__task *t, int code);
+/* Park the current task on w (may be NULL) until woken, optionally until an
+   absolute deadline (< 0: none) when it wakes with timer_code. Returns the wake
+   code; ECANCELED means a cancellation was delivered (task flag set). */
+COIO_HIDDEN int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, int timer_code);
+/* The default wait-record cancel: unlink, wake with ECANCELED, return 1. */
+COIO_HIDDEN int coio__wait_cancel_unlink(struct coio__wait *w, struct coio__task *t);
+COIO_HIDDEN _Noreturn void coio__task_exit(struct coio__task *t);
+COIO_HIDDEN void coio__loop_unref(coio_loop *l);
+COIO_HIDDEN coio_handle *coio__handle_alloc(coio_loop *l);
+COIO_HIDDEN void coio__handle_unref(coio_handle *h);
+COIO_HIDDEN bool coio__loop_valid(const coio_loop *l);
+COIO_HIDDEN bool coio__future_valid(const coio_future *f);
+COIO_HIDDEN void coio__check_canary(struct coio__task *t);
+
+/* Futures (task.c). */
+COIO_HIDDEN void coio__future_complete(coio_future *f);  /* wake awaiters, schedule callbacks */
+COIO_HIDDEN void coio__future_free(coio_future *f);
+COIO_HIDDEN void coio__task_release_loopref(struct coio__task *t);
+COIO_HIDDEN void coio__run_done_callback(coio_handle *h);
+COIO_HIDDEN void coio__task_destroy_pending(struct coio__task *t); /* loop close */
+
+/* I/O (io.c). */
+COIO_HIDDEN void coio__io_event(coio_loop *l, int fd, unsigned ev);
+COIO_HIDDEN void coio__io_close_all(coio_loop *l);
+
+#endif

@@ -1,0 +1,324 @@
+/* io.c — file descriptors: the per-loop fd table, waiting for readiness, and
+ * read/write/accept/connect that try the system call first and park the task
+ * only on EAGAIN. An fd is registered with the poller once, edge-triggered in
+ * both directions; an edge wakes the task parked for that direction, if any.
+ * Nothing is cached between edges: a task parks only right after the kernel
+ * said EAGAIN (or poll(2) said "not ready"), so the next edge is the one it
+ * needs. */
+#define _GNU_SOURCE
+#include "coio_int.h"
+#include "poller.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct coio__fd *slot(coio_loop *l, int fd)
+{
+    if (fd < l->nfds)
+        return &l->fds[fd];
+    int n = l->nfds ? l->nfds : 64;
+    while (n <= fd)
+        n *= 2;
+    struct coio__fd *v = realloc(l->fds, (size_t)n * sizeof *v);
+    if (!v) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(v + l->nfds, 0, (size_t)(n - l->nfds) * sizeof *v);
+    l->fds = v;
+    l->nfds = n;
+    return &l->fds[fd];
+}
+
+/* The running task and a table slot for fd, made nonblocking; or NULL. */
+static struct coio__task *prepare(int fd, struct coio__fd **out)
+{
+    struct coio__task *self = coio__self();
+    if (!self) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (fd < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    struct coio__fd *s = slot(self->f.loop, fd);
+    if (!s)
+        return NULL;
+    if (!s->known) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+            return NULL;
+        if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return NULL;
+        s->known = 1;
+    }
+    *out = s;
+    return self;
+}
+
+/* A fresh fd number from the kernel: whatever the table knew of an earlier fd
+   with this number is stale. */
+static void reset_slot(coio_loop *l, int fd, bool nonblocking)
+{
+    struct coio__fd *s = slot(l, fd);
+    if (!s)
+        return;
+    if (s->registered)
+        coio__poll_del(l->poller, fd);
+    s->registered = 0;
+    s->known = nonblocking;
+}
+
+struct fd_wait {
+    struct coio__wait w;
+    coio_loop *loop;
+    int fd;
+    bool write;
+};
+
+static void fd_unlink(struct coio__wait *w)
+{
+    struct fd_wait *fw = coio__container_of(w, struct fd_wait, w);
+    struct coio__fd *s = &fw->loop->fds[fw->fd];
+    if (fw->write)
+        s->wr = NULL;
+    else
+        s->rd = NULL;
+    fw->loop->io_waiters--;
+}
+
+/* Park self until fd is ready in one direction (the caller saw it not ready). */
+static int wait_fd(struct coio__task *self, int fd, bool write, int64_t deadline)
+{
+    coio_loop *l = self->f.loop;
+    struct coio__fd *s = slot(l, fd);
+    if (!s)
+        return -1;
+    if (write ? s->wr : s->rd) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (!s->registered) {
+        if (coio__poll_add(l->poller, fd) < 0) {
+            if (errno == EPERM) /* regular files and the like: always ready */
+                return 0;
+            return -1;
+        }
+        s->registered = 1;
+    }
+    struct fd_wait fw = {{coio__wait_cancel_unlink, fd_unlink}, l, fd, write};
+    if (write)
+        s->wr = self;
+    else
+        s->rd = self;
+    l->io_waiters++;
+    int code = coio__park(self, &fw.w, deadline, ETIMEDOUT);
+    if (code) {
+        errno = code;
+        return -1;
+    }
+    return 0;
+}
+
+void coio__io_event(coio_loop *l, int fd, unsigned ev)
+{
+    if (fd < 0 || fd >= l->nfds)
+        return;
+    struct coio__fd *s = &l->fds[fd];
+    if ((ev & COIO__POLL_IN) && s->rd) {
+        struct coio__task *t = s->rd;
+        s->rd = NULL;
+        l->io_waiters--;
+        coio__wake(t, 0);
+    }
+    if ((ev & COIO__POLL_OUT) && s->wr) {
+        struct coio__task *t = s->wr;
+        s->wr = NULL;
+        l->io_waiters--;
+        coio__wake(t, 0);
+    }
+}
+
+void coio__io_close_all(coio_loop *l)
+{
+    free(l->fds);
+    l->fds = NULL;
+    l->nfds = 0;
+}
+
+static int wait_public(int fd, short what, double timeout)
+{
+    struct coio__fd *s;
+    struct coio__task *self = prepare(fd, &s);
+    if (!self)
+        return -1;
+    if (timeout != timeout) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct pollfd p = {.fd = fd, .events = what};
+    int r = poll(&p, 1, 0);
+    if (r > 0) {
+        if (p.revents & POLLNVAL) {
+            errno = EBADF;
+            return -1;
+        }
+        return 0;
+    }
+    return wait_fd(self, fd, what == POLLOUT, timeout < 0 ? -1 : coio__deadline_ns(timeout));
+}
+
+int coio_wait_readable(int fd, double timeout)
+{
+    return wait_public(fd, POLLIN, timeout);
+}
+
+int coio_wait_writable(int fd, double timeout)
+{
+    return wait_public(fd, POLLOUT, timeout);
+}
+
+ssize_t coio_read(int fd, void *buf, size_t n)
+{
+    struct coio__fd *s;
+    struct coio__task *self = prepare(fd, &s);
+    if (!self)
+        return -1;
+    for (;;) {
+        ssize_t r = read(fd, buf, n);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_fd(self, fd, false, -1) < 0)
+            return -1;
+    }
+}
+
+ssize_t coio_write(int fd, const void *buf, size_t n)
+{
+    struct coio__fd *s;
+    struct coio__task *self = prepare(fd, &s);
+    if (!self)
+        return -1;
+    size_t done = 0;
+    bool sock = true;
+    while (done < n) {
+        ssize_t r;
+        if (sock) {
+            r = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
+            if (r < 0 && errno == ENOTSOCK) {
+                sock = false;
+                continue;
+            }
+        } else {
+            r = write(fd, (const char *)buf + done, n - done);
+        }
+        if (r >= 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) || wait_fd(self, fd, true, -1) < 0)
+            return done ? (ssize_t)done : -1;
+    }
+    return (ssize_t)n;
+}
+
+int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct coio__fd *s;
+    struct coio__task *self = prepare(fd, &s);
+    if (!self)
+        return -1;
+    for (;;) {
+        int c = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            reset_slot(self->f.loop, c, true);
+            return c;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_fd(self, fd, false, -1) < 0)
+            return -1;
+    }
+}
+
+int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct coio__fd *s;
+    struct coio__task *self = prepare(fd, &s);
+    if (!self)
+        return -1;
+    if (connect(fd, addr, addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+        return -1;
+    for (;;) {
+        if (wait_fd(self, fd, true, -1) < 0)
+            return -1;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            return -1;
+        if (err == 0) {
+            /* Writable with no error may still be a connect in progress
+               after a spurious wake: confirm with getpeername. */
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+                return 0;
+            if (errno != ENOTCONN)
+                return -1;
+            continue;
+        }
+        errno = err;
+        return -1;
+    }
+}
+
+int coio_socket(int domain, int type, int protocol)
+{
+    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0)
+        return -1;
+    coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
+    if (l && !l->closed)
+        reset_slot(l, fd, true);
+    return fd;
+}
+
+int coio_close(int fd)
+{
+    coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
+    if (l && !l->closed && fd >= 0 && fd < l->nfds) {
+        struct coio__fd *s = &l->fds[fd];
+        if (s->rd) {
+            struct coio__task *t = s->rd;
+            s->rd = NULL;
+            l->io_waiters--;
+            coio__wake(t, EBADF);
+        }
+        if (s->wr) {
+            struct coio__task *t = s->wr;
+            s->wr = NULL;
+            l->io_waiters--;
+            coio__wake(t, EBADF);
+        }
+        if (s->registered)
+            coio__poll_del(l->poller, fd);
+        s->registered = 0;
+        s->known = 0;
+    }
+    return close(fd);
+}

@@ -1,0 +1,710 @@
+/* loop.c — the event loop and the scheduler: the ready queue, one iteration
+ * (poll, due timers, the batch), parking and waking tasks, switching between
+ * task stacks and the loop context, run/stop/close and call_soon/later/at.
+ * The task API (spawn, await, cancel, results) is in task.c; fds in io.c.
+ *
+ * One iteration, as asyncio's _run_once: poll for I/O (not blocking if
+ * anything is ready), move due timers to the ready queue in deadline order,
+ * then run exactly the entries that were ready at that point (the "batch");
+ * whatever they schedule waits for the next iteration.
+ *
+ * Control flow: a task that parks hands control straight to the next task of
+ * the batch when there is one, without passing through the loop context; the
+ * loop context runs callbacks and does the polling. When the batch runs out
+ * and the loop would do nothing but start the next batch (nothing to poll, no
+ * timers, not stopping), the parking task starts it itself.
+ */
+#define _GNU_SOURCE
+#include "coio_int.h"
+#include "poller.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef COIO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+_Thread_local coio_loop *coio__tls_loop;
+_Thread_local coio_loop *coio__tls_running;
+
+_Noreturn void coio__panic(const char *file, int line, const char *what)
+{
+    fprintf(stderr, "coio: internal error at %s:%d: %s\n", file, line, what);
+    abort();
+}
+
+int64_t coio__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t coio__deadline_ns(double seconds)
+{
+    int64_t now = coio__now_ns();
+    if (seconds <= 0)
+        return now;
+    if (seconds >= 9.0e9) /* ~285 years: never */
+        return INT64_MAX;
+    return now + (int64_t)(seconds * 1e9);
+}
+
+double coio_loop_time(coio_loop *loop)
+{
+    (void)loop;
+    return (double)coio__now_ns() / 1e9;
+}
+
+bool coio__loop_valid(const coio_loop *l)
+{
+    return l && l->magic == COIO__LOOP_MAGIC;
+}
+
+void coio__loop_unref(coio_loop *l)
+{
+    if (--l->refs == 0) {
+        l->magic = 0;
+        free(l);
+    }
+}
+
+/* ---- ready queue --------------------------------------------------------- */
+
+void coio__ready_push(coio_loop *l, struct coio__runnable *r)
+{
+    r->next = NULL;
+    *l->ready_tail = r;
+    l->ready_tail = &r->next;
+}
+
+static inline void take_ready_as_batch(coio_loop *l)
+{
+    l->batch = l->ready;
+    l->ready = NULL;
+    l->ready_tail = &l->ready;
+}
+
+/* ---- switching ---------------------------------------------------------- */
+
+/* Leave the running context (task `from`, or the loop context if NULL) for
+   `to` (NULL: the loop context). `dying`: `from` never runs again. */
+static inline void ctx_switch(coio_loop *l, struct coio__task *from, struct coio__task *to, bool dying)
+{
+    void **save = from ? &from->sp : &l->sp;
+    void *sp = to ? to->sp : l->sp;
+    l->current = to;
+#ifdef COIO_ASAN
+    void **fake = from ? &from->asan_fake : &l->asan_fake;
+    const void *bottom;
+    size_t size;
+    if (to) {
+        size_t g = to->stack.guarded ? coio__page_size() : 0;
+        bottom = (char *)to->stack.map + g;
+        size = to->stack.map_size - g;
+    } else {
+        bottom = l->thread_stack_bottom;
+        size = l->thread_stack_size;
+    }
+    __sanitizer_start_switch_fiber(dying ? NULL : fake, bottom, size);
+    coio__switch(save, sp, to);
+    __sanitizer_finish_switch_fiber(*fake, NULL, NULL);
+#else
+    (void)dying;
+    coio__switch(save, sp, to);
+#endif
+}
+
+void coio__check_canary(struct coio__task *t)
+{
+    if (COIO_UNLIKELY(t->canary && *t->canary != 0))
+        coio__stack_overflow(t, t->canary);
+}
+
+/* The task to run after the current one stops, or NULL for the loop context.
+   Runs on a task stack. */
+static struct coio__task *next_task(coio_loop *l)
+{
+    for (;;) {
+        struct coio__runnable *r = l->batch;
+        if (r) {
+            if (r->kind != COIO__RUN_TASK)
+                return NULL; /* callbacks run in the loop context */
+            l->batch = r->next;
+            struct coio__task *t = coio__container_of(r, struct coio__task, run);
+            t->queued = 0;
+            return t;
+        }
+        /* Batch done. Start the next one here only if the loop context would
+           do nothing else first: no I/O to poll, no timers, no stop, and the
+           run_until_complete target still pending. */
+        if (!l->ready || l->stopping || l->io_waiters || l->heap.n ||
+            (l->until && l->until->state != COIO_PENDING))
+            return NULL;
+        take_ready_as_batch(l);
+    }
+}
+
+static void release_zombie(coio_loop *l)
+{
+    struct coio__task *z = l->zombie;
+    if (z) {
+        l->zombie = NULL;
+        coio__task_release_loopref(z);
+    }
+}
+
+void coio__wake(struct coio__task *t, int code)
+{
+    coio_loop *l = t->f.loop;
+    if (t->timer.index != COIO_NOT_IN_HEAP)
+        coio__heap_remove(&l->heap, &t->timer);
+    t->wait = NULL;
+    t->wake_code = code;
+    t->queued = 1;
+    coio__ready_push(l, &t->run);
+}
+
+int coio__wait_cancel_unlink(struct coio__wait *w, struct coio__task *t)
+{
+    if (w->unlink)
+        w->unlink(w);
+    coio__wake(t, ECANCELED);
+    return 1;
+}
+
+int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, int timer_code)
+{
+    coio_loop *l = self->f.loop;
+    self->wait = w;
+    self->wake_code = 0;
+    if (deadline >= 0) {
+        self->timer.when = deadline;
+        self->timer.seq = l->timer_seq++;
+        self->timer_code = timer_code;
+        /* Capacity was reserved at spawn (heap_need): this cannot allocate. */
+        int rc = coio__heap_push(&l->heap, &self->timer);
+        coio__assert(rc == 0);
+    }
+    /* A cancel requested while we were running is delivered by cancelling
+       what we now wait on (asyncio: __step cancels the new fut_waiter). */
+    if (self->must_cancel && w && w->cancel(w, self))
+        self->must_cancel = 0;
+    coio__check_canary(self);
+    struct coio__task *next = next_task(l);
+    if (next != self)
+        ctx_switch(l, self, next, false);
+    else
+        l->current = self;
+    int code = self->wake_code;
+    if (self->must_cancel) {
+        /* Woken for another reason, but a cancel arrived meanwhile: it wins,
+           as asyncio throws CancelledError into the resumed coroutine. */
+        self->must_cancel = 0;
+        code = ECANCELED;
+    }
+    if (code == ECANCELED)
+        self->cancel_delivered = 1;
+    return code;
+}
+
+_Noreturn void coio__task_exit(struct coio__task *t)
+{
+    coio_loop *l = t->f.loop;
+    coio__check_canary(t);
+    if (t->timer.index != COIO_NOT_IN_HEAP)
+        coio__heap_remove(&l->heap, &t->timer);
+    coio__list_del(&t->all_link);
+    l->ntasks--;
+    coio__future_complete(&t->f);
+    /* This stack stays mapped until the loop's reference is dropped, which
+       must happen on another stack: leave the task as the loop's zombie. */
+    release_zombie(l);
+    l->zombie = t;
+    ctx_switch(l, t, next_task(l), true);
+    coio__panic(__FILE__, __LINE__, "a finished task was resumed");
+}
+
+/* ---- handles -------------------------------------------------------------- */
+
+coio_handle *coio__handle_alloc(coio_loop *l)
+{
+    coio_handle *h = l->free_handles;
+    if (h) {
+        l->free_handles = h->free_next;
+        l->nfree_handles--;
+    } else if (!(h = malloc(sizeof *h))) {
+        return NULL;
+    }
+    memset(h, 0, sizeof *h);
+    h->loop = l;
+    h->refs = 1;
+    h->timer.index = COIO_NOT_IN_HEAP;
+    h->timer.kind = COIO__TIMER_HANDLE;
+    h->run.kind = COIO__RUN_HANDLE;
+    coio__list_init(&h->cnode.link);
+    h->cnode.kind = COIO__CN_CALLBACK;
+    l->refs++;
+    return h;
+}
+
+void coio__handle_unref(coio_handle *h)
+{
+    if (--h->refs > 0)
+        return;
+    coio_loop *l = h->loop;
+    if (!l->closed && l->nfree_handles < 4096) {
+        h->free_next = l->free_handles;
+        l->free_handles = h;
+        l->nfree_handles++;
+    } else {
+        free(h);
+    }
+    coio__loop_unref(l);
+}
+
+static void run_handle(coio_loop *l, coio_handle *h)
+{
+    (void)l;
+    h->done = 1;
+    if (!h->cancelled) {
+        if (h->type == COIO__H_CALL)
+            h->u.call.cb(h->u.call.arg);
+        else
+            coio__run_done_callback(h);
+    } else if (h->type == COIO__H_DONE_CB) {
+        coio_task_release(h->u.done_cb.fut);
+    }
+    coio__handle_unref(h);
+}
+
+static coio_handle *schedule(coio_loop *l, int64_t when, void (*cb)(void *), void *arg)
+{
+    if (!coio__loop_valid(l) || l->closed || !cb) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coio_handle *h = coio__handle_alloc(l);
+    if (!h)
+        return NULL;
+    h->type = COIO__H_CALL;
+    h->u.call.cb = cb;
+    h->u.call.arg = arg;
+    if (when < 0) {
+        coio__ready_push(l, &h->run);
+        return h;
+    }
+    if (coio__heap_reserve(&l->heap, l->heap_need + 1) < 0) {
+        coio__handle_unref(h);
+        errno = ENOMEM;
+        return NULL;
+    }
+    l->heap_need++;
+    h->timer.when = when;
+    h->timer.seq = l->timer_seq++;
+    coio__heap_push(&l->heap, &h->timer);
+    return h;
+}
+
+coio_handle *coio_call_soon(coio_loop *loop, void (*cb)(void *), void *arg)
+{
+    return schedule(loop, -1, cb, arg);
+}
+
+coio_handle *coio_call_later(coio_loop *loop, double delay, void (*cb)(void *), void *arg)
+{
+    if (isnan(delay)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return schedule(loop, coio__deadline_ns(delay), cb, arg);
+}
+
+coio_handle *coio_call_at(coio_loop *loop, double when, void (*cb)(void *), void *arg)
+{
+    if (isnan(when)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int64_t ns = when <= 0 ? 0 : when >= 9.0e9 ? INT64_MAX : (int64_t)(when * 1e9);
+    return schedule(loop, ns, cb, arg);
+}
+
+int coio_handle_cancel(coio_handle *h)
+{
+    if (!h) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (h->cancelled || h->done)
+        return 0;
+    h->cancelled = 1;
+    if (h->timer.index != COIO_NOT_IN_HEAP) {
+        /* Still waiting in the heap: drop it now, nothing is left behind. */
+        coio_loop *l = h->loop;
+        coio__heap_remove(&l->heap, &h->timer);
+        l->heap_need--;
+        h->done = 1;
+        coio__handle_unref(h);
+    }
+    /* A queued one is skipped (and released) when its turn comes. */
+    return 1;
+}
+
+int coio_handle_cancelled(const coio_handle *h) { return h && h->cancelled; }
+
+double coio_handle_when(const coio_handle *h)
+{
+    return h && h->type == COIO__H_CALL && h->timer.seq ? (double)h->timer.when / 1e9 : 0.0;
+}
+
+coio_handle *coio_handle_retain(coio_handle *h)
+{
+    if (h)
+        h->refs++;
+    return h;
+}
+
+void coio_handle_release(coio_handle *h)
+{
+    if (h)
+        coio__handle_unref(h);
+}
+
+/* ---- one iteration ------------------------------------------------------- */
+
+static void fire_timer(coio_loop *l, struct coio__timer *tm)
+{
+    if (tm->kind == COIO__TIMER_HANDLE) {
+        coio_handle *h = coio__container_of(tm, coio_handle, timer);
+        l->heap_need--;
+        coio__ready_push(l, &h->run);
+        return;
+    }
+    struct coio__task *t = coio__container_of(tm, struct coio__task, timer);
+    if (t->wait && t->wait->unlink)
+        t->wait->unlink(t->wait);
+    coio__wake(t, t->timer_code);
+}
+
+static void run_once(coio_loop *l)
+{
+    int64_t timeout;
+    struct coio__timer *top = coio__heap_top(&l->heap);
+    if (l->ready || l->stopping)
+        timeout = 0;
+    else if (top)
+        timeout = top->when == INT64_MAX ? -1 : top->when - coio__now_ns();
+    else
+        timeout = -1;
+    if (timeout < 0 && top && top->when != INT64_MAX)
+        timeout = 0;
+    /* A zero-timeout poll with no task waiting on an fd can find nothing to
+       wake: skip the system call. */
+    if (timeout != 0 || l->io_waiters > 0) {
+        struct coio__pollev ev[128];
+        int n = coio__poll_wait(l->poller, timeout, ev, 128);
+        for (int i = 0; i < n; i++)
+            coio__io_event(l, ev[i].fd, ev[i].events);
+    }
+    if (l->heap.n) {
+        int64_t now = coio__now_ns();
+        while ((top = coio__heap_top(&l->heap)) && top->when <= now) {
+            coio__heap_pop(&l->heap);
+            fire_timer(l, top);
+        }
+    }
+    take_ready_as_batch(l);
+    struct coio__runnable *r;
+    while ((r = l->batch)) {
+        l->batch = r->next;
+        if (r->kind == COIO__RUN_TASK) {
+            struct coio__task *t = coio__container_of(r, struct coio__task, run);
+            t->queued = 0;
+            ctx_switch(l, NULL, t, false);
+            release_zombie(l);
+        } else {
+            run_handle(l, coio__container_of(r, coio_handle, run));
+        }
+    }
+    release_zombie(l);
+}
+
+/* ---- run / stop / close ------------------------------------------------------ */
+
+coio_loop *coio_loop_new(void)
+{
+    coio_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    if (coio__poll_open(&l->poller) < 0) {
+        int e = errno;
+        free(l);
+        errno = e;
+        return NULL;
+    }
+    l->magic = COIO__LOOP_MAGIC;
+    l->refs = 1;
+    l->ready_tail = &l->ready;
+    coio__list_init(&l->tasks);
+    l->pool.max = 16384;
+    coio__overflow_guard_acquire();
+    if (!coio__tls_loop)
+        coio__tls_loop = l;
+    return l;
+}
+
+coio_loop *coio_loop_current(void)
+{
+    coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
+    if (!l)
+        errno = EINVAL;
+    return l;
+}
+
+int coio_loop_set_current(coio_loop *loop)
+{
+    if (loop && !coio__loop_valid(loop)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (coio__tls_running && coio__tls_running != loop) {
+        errno = EBUSY;
+        return -1;
+    }
+    coio__tls_loop = loop;
+    return 0;
+}
+
+int coio_loop_is_running(coio_loop *loop)
+{
+    return coio__loop_valid(loop) && loop->running;
+}
+
+static int begin_run(coio_loop *l)
+{
+    if (!coio__loop_valid(l) || l->closed) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (coio__tls_running) {
+        errno = EBUSY;
+        return -1;
+    }
+    l->running = 1;
+    l->prev_current = coio__tls_loop;
+    coio__tls_loop = l;
+    coio__tls_running = l;
+#ifdef COIO_ASAN
+    if (!l->thread_stack_bottom) {
+        pthread_attr_t a;
+        void *addr = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            pthread_attr_getstack(&a, &addr, &size);
+            pthread_attr_destroy(&a);
+        }
+        l->thread_stack_bottom = addr;
+        l->thread_stack_size = size;
+    }
+#endif
+    return 0;
+}
+
+static void end_run(coio_loop *l)
+{
+    l->running = 0;
+    l->stopping = 0;
+    l->until = NULL;
+    coio__tls_running = NULL;
+    coio__tls_loop = l->prev_current && coio__loop_valid(l->prev_current) ? l->prev_current : l;
+}
+
+int coio_loop_run_forever(coio_loop *loop)
+{
+    if (begin_run(loop) < 0)
+        return -1;
+    for (;;) {
+        run_once(loop);
+        if (loop->stopping)
+            break;
+    }
+    end_run(loop);
+    return 0;
+}
+
+/* Store f's outcome: 0 and *result, or -1 with errno. */
+static int outcome(coio_future *f, void **result)
+{
+    switch (f->state) {
+    case COIO_FINISHED:
+        if (result)
+            *result = f->result;
+        return 0;
+    case COIO_FAILED:
+        f->retrieved = 1;
+        errno = f->err;
+        return -1;
+    case COIO_CANCELLED:
+        errno = ECANCELED;
+        return -1;
+    default:
+        errno = EAGAIN;
+        return -1;
+    }
+}
+
+int coio_loop_run_until_complete(coio_loop *loop, coio_task *t, void **result)
+{
+    if (!coio__future_valid(t) || !coio__loop_valid(loop) || t->loop != loop) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (begin_run(loop) < 0)
+        return -1;
+    loop->until = t;
+    coio_task_retain(t);
+    while (t->state == COIO_PENDING) {
+        run_once(loop);
+        if (loop->stopping)
+            break;
+    }
+    end_run(loop);
+    int rc = outcome(t, result);
+    int e = errno;
+    coio_task_release(t);
+    if (rc < 0)
+        errno = e;
+    return rc;
+}
+
+int coio_loop_stop(coio_loop *loop)
+{
+    if (!coio__loop_valid(loop)) {
+        errno = EINVAL;
+        return -1;
+    }
+    loop->stopping = 1;
+    return 0;
+}
+
+/* asyncio.run's _cancel_all_tasks: cancel every pending task (those spawned
+   meanwhile too, once each) and run until none is left. */
+static void shutdown_tasks(coio_loop *l)
+{
+    if (begin_run(l) < 0)
+        return;
+    while (l->ntasks) {
+        struct coio__list *n;
+        for (n = l->tasks.next; n != &l->tasks; n = n->next) {
+            struct coio__task *t = coio__container_of(n, struct coio__task, all_link);
+            if (!t->shutdown_cancelled) {
+                t->shutdown_cancelled = 1;
+                coio_cancel(&t->f);
+            }
+        }
+        run_once(l);
+    }
+    end_run(l);
+}
+
+int coio_run(void *(*main)(void *), void *arg, void **result)
+{
+    if (!main) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (coio__tls_running) {
+        errno = EBUSY;
+        return -1;
+    }
+    coio_loop *prev = coio__tls_loop;
+    coio_loop *l = coio_loop_new();
+    if (!l)
+        return -1;
+    coio__tls_loop = l;
+    coio_task *t = coio_loop_spawn(l, NULL, main, arg);
+    if (!t) {
+        int e = errno;
+        coio_loop_close(l);
+        coio__tls_loop = prev;
+        errno = e;
+        return -1;
+    }
+    int rc = coio_loop_run_until_complete(l, t, result);
+    int e = errno;
+    shutdown_tasks(l);
+    coio_task_release(t);
+    coio_loop_close(l);
+    coio__tls_loop = prev && coio__loop_valid(prev) ? prev : NULL;
+    if (rc < 0)
+        errno = e;
+    return rc;
+}
+
+int coio_loop_close(coio_loop *l)
+{
+    if (!coio__loop_valid(l)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (l->running) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (l->closed)
+        return 0;
+    l->closed = 1;
+    release_zombie(l);
+    /* Queued entries first: tasks on the ready queue may be freed below. */
+    struct coio__runnable *lists[2] = {l->batch, l->ready};
+    l->batch = l->ready = NULL;
+    l->ready_tail = &l->ready;
+    for (int i = 0; i < 2; i++) {
+        struct coio__runnable *r = lists[i], *next;
+        for (; r; r = next) {
+            next = r->next;
+            if (r->kind == COIO__RUN_TASK) {
+                coio__container_of(r, struct coio__task, run)->queued = 0;
+            } else {
+                coio_handle *h = coio__container_of(r, coio_handle, run);
+                h->done = 1;
+                if (h->type == COIO__H_DONE_CB)
+                    coio_task_release(h->u.done_cb.fut);
+                coio__handle_unref(h);
+            }
+        }
+    }
+    while (!coio__list_empty(&l->tasks)) {
+        struct coio__task *t = coio__container_of(l->tasks.next, struct coio__task, all_link);
+        coio__task_destroy_pending(t);
+    }
+    struct coio__timer *tm;
+    while ((tm = coio__heap_pop(&l->heap))) {
+        coio__assert(tm->kind == COIO__TIMER_HANDLE);
+        coio_handle *h = coio__container_of(tm, coio_handle, timer);
+        h->done = 1;
+        coio__handle_unref(h);
+    }
+    coio__heap_free(&l->heap);
+    coio__io_close_all(l);
+    coio__poll_close(l->poller);
+    l->poller = NULL;
+    coio__stack_pool_drain(&l->pool);
+    while (l->free_handles) {
+        coio_handle *h = l->free_handles;
+        l->free_handles = h->free_next;
+        free(h);
+    }
+    l->nfree_handles = 0;
+    coio__overflow_guard_release();
+    if (coio__tls_loop == l)
+        coio__tls_loop = NULL;
+    coio__loop_unref(l);
+    return 0;
+}

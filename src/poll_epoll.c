@@ -1,0 +1,85 @@
+/* poll_epoll.c — the Linux poller: one epoll instance, fds registered once,
+ * edge-triggered for both directions. */
+#define _GNU_SOURCE
+#include "poller.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+struct coio__poller {
+    int epfd;
+    struct epoll_event evs[256];
+};
+
+int coio__poll_open(struct coio__poller **pp)
+{
+    struct coio__poller *p = malloc(sizeof *p);
+    if (!p)
+        return -1;
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0) {
+        int e = errno;
+        free(p);
+        errno = e;
+        return -1;
+    }
+    *pp = p;
+    return 0;
+}
+
+void coio__poll_close(struct coio__poller *p)
+{
+    if (!p)
+        return;
+    close(p->epfd);
+    free(p);
+}
+
+int coio__poll_add(struct coio__poller *p, int fd)
+{
+    struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &e) == 0)
+        return 0;
+    if (errno == EEXIST) /* a dup of a registered file, or a stale entry: refresh it */
+        return epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &e);
+    return -1;
+}
+
+void coio__poll_del(struct coio__poller *p, int fd)
+{
+    struct epoll_event e = {0};
+    epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &e);
+}
+
+int coio__poll_wait(struct coio__poller *p, int64_t timeout_ns, struct coio__pollev *ev, int n)
+{
+    int ms;
+    if (timeout_ns < 0)
+        ms = -1;
+    else if (timeout_ns == 0)
+        ms = 0;
+    else if (timeout_ns > (int64_t)86400 * 1000000000)
+        ms = 86400 * 1000;
+    else
+        ms = (int)((timeout_ns + 999999) / 1000000); /* round up: never wake early */
+    if (n > 256)
+        n = 256;
+    int r = epoll_wait(p->epfd, p->evs, n, ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < r; i++) {
+        uint32_t e = p->evs[i].events;
+        unsigned out = 0;
+        if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            out |= COIO__POLL_IN;
+        if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+            out |= COIO__POLL_OUT;
+        ev[i].fd = p->evs[i].data.fd;
+        ev[i].events = out;
+    }
+    return r;
+}
+
+const char *coio__poll_name(void) { return "epoll"; }

@@ -1,0 +1,346 @@
+/* stack.c — coroutine stacks: mmap'd with a guard page while the process has
+ * VMA budget left, pooled per loop for reuse, registered with valgrind, and
+ * watched by a SIGSEGV handler (on an alternate stack) that names the task
+ * whose stack overflowed. Task bookkeeping lives in task.c; this file only
+ * maps, unmaps and reports.
+ *
+ * Why a budget: every guard page splits its stack into a separate VMA, so a
+ * guarded stack costs two of the kernel's vm.max_map_count (65530 by default)
+ * mappings. The first max_map_count/4 stacks of the process get guard pages;
+ * later ones are mapped without (adjacent anonymous mappings then merge into
+ * few VMAs); their lowest word serves as a canary: nothing writes it (a fresh
+ * mapping reads as zero, and reading leaves the page non-resident), so the
+ * scheduler treats a non-zero value, checked whenever the task suspends or
+ * ends, as an overflow. See README "Stacks".
+ */
+#define _GNU_SOURCE
+#include "coio_int.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define COIO_VALGRIND 1
+#endif
+#endif
+
+#ifdef COIO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+size_t coio__page_size(void)
+{
+    static atomic_size_t cached;
+    size_t p = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (!p) {
+        long v = sysconf(_SC_PAGESIZE);
+        p = v > 0 ? (size_t)v : 4096;
+        atomic_store_explicit(&cached, p, memory_order_relaxed);
+    }
+    return p;
+}
+
+/* ---- guard-page budget (process-wide) ---------------------------------- */
+
+static atomic_long guarded_now;     /* stacks with a guard page mapped right now */
+static atomic_long guard_limit = -1;
+
+static long read_guard_limit(void)
+{
+    long lim = atomic_load(&guard_limit);
+    if (lim >= 0)
+        return lim;
+    long maps = 65530;
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[32];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n > 0) {
+            buf[n] = 0;
+            long v = strtol(buf, NULL, 10);
+            if (v > 0)
+                maps = v;
+        }
+        close(fd);
+    }
+    const char *env = getenv("COIO_GUARDED_STACKS");
+    lim = env && *env ? strtol(env, NULL, 10) : maps / 4;
+    if (lim < 0)
+        lim = 0;
+    atomic_store(&guard_limit, lim);
+    return lim;
+}
+
+/* ---- mapping ----------------------------------------------------------- */
+
+/* A freed stack in the pool keeps its description at its top. */
+struct pooled {
+    void *next;
+    struct coio__stack st;
+};
+
+static inline struct pooled *pooled_of(const struct coio__stack *st)
+{
+    return (struct pooled *)((char *)st->map + st->map_size - sizeof(struct pooled));
+}
+
+static int map_stack(size_t size, struct coio__stack *st)
+{
+    size_t page = coio__page_size();
+    size = (size + page - 1) & ~(page - 1);
+    bool guard = atomic_fetch_add(&guarded_now, 1) < read_guard_limit();
+    if (!guard)
+        atomic_fetch_sub(&guarded_now, 1);
+    size_t map_size = size + (guard ? page : 0);
+    void *m = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        if (guard)
+            atomic_fetch_sub(&guarded_now, 1);
+        errno = e == ENOMEM ? ENOMEM : EAGAIN;
+        return -1;
+    }
+    if (guard && mprotect(m, page, PROT_NONE) != 0) {
+        /* Out of VMAs after all: keep the stack, unguarded. */
+        atomic_fetch_sub(&guarded_now, 1);
+        guard = false;
+    }
+    st->map = m;
+    st->map_size = map_size;
+    st->size = size;
+    st->guarded = guard;
+#ifdef COIO_VALGRIND
+    st->vg_id = VALGRIND_STACK_REGISTER((char *)m + (guard ? page : 0), (char *)m + map_size);
+#else
+    st->vg_id = 0;
+#endif
+    return 0;
+}
+
+static void unmap_stack(struct coio__stack *st)
+{
+#ifdef COIO_VALGRIND
+    VALGRIND_STACK_DEREGISTER(st->vg_id);
+#endif
+    if (st->guarded)
+        atomic_fetch_sub(&guarded_now, 1);
+    munmap(st->map, st->map_size);
+}
+
+int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st)
+{
+    size_t page = coio__page_size();
+    size_t want = (size + page - 1) & ~(page - 1);
+    if (pool && pool->head) {
+        struct pooled *p = pool->head;
+        if (p->st.size == want) {
+            pool->head = p->next;
+            pool->n--;
+            *st = p->st;
+            return 0;
+        }
+    }
+    return map_stack(size, st);
+}
+
+void coio__stack_put(struct coio__stack_pool *pool, struct coio__stack *st)
+{
+#ifdef COIO_ASAN
+    /* Frames abandoned on this stack (a finished task never returns through
+       them) leave poisoned redzones behind; the next user starts clean. */
+    size_t g = st->guarded ? coio__page_size() : 0;
+    __asan_unpoison_memory_region((char *)st->map + g, st->map_size - g);
+#endif
+    if (pool && pool->n < pool->max && (!pool->head || ((struct pooled *)pool->head)->st.size == st->size)) {
+        struct pooled *p = pooled_of(st);
+        p->st = *st;
+        p->next = pool->head;
+        pool->head = p;
+        pool->n++;
+        return;
+    }
+    unmap_stack(st);
+}
+
+void coio__stack_pool_drain(struct coio__stack_pool *pool)
+{
+    while (pool->head) {
+        struct pooled *p = pool->head;
+        pool->head = p->next;
+        struct coio__stack st = p->st;
+        unmap_stack(&st);
+    }
+    pool->n = 0;
+}
+
+/* ---- overflow reporting ------------------------------------------------- */
+
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+static int sig_users;                       /* open loops in the process */
+static struct sigaction old_segv, old_bus;  /* what we chain to and restore */
+static _Thread_local int alt_users;         /* open loops on this thread */
+static _Thread_local void *alt_mem;         /* our alternate stack, if we installed one */
+static _Thread_local size_t alt_size;
+
+static size_t fmt_dec(char *p, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static size_t fmt_hex(char *p, uintptr_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[2 * sizeof v];
+    size_t n = 0;
+    do {
+        tmp[n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    p[0] = '0';
+    p[1] = 'x';
+    for (size_t i = 0; i < n; i++)
+        p[2 + i] = tmp[n - 1 - i];
+    return n + 2;
+}
+
+static size_t put_str(char *p, const char *s, size_t max)
+{
+    size_t n = 0;
+    while (s[n] && n < max)
+        n++;
+    memcpy(p, s, n);
+    return n;
+}
+
+/* Async-signal-safe: formats by hand and uses write(2) and abort() only. */
+_Noreturn void coio__stack_overflow(struct coio__task *t, const void *addr)
+{
+    char msg[256];
+    size_t n = 0;
+    n += put_str(msg + n, "coio: stack overflow in task '", 64);
+    n += put_str(msg + n, t->f.name, 63);
+    n += put_str(msg + n, "' (stack ", 16);
+    n += fmt_dec(msg + n, t->stack.size);
+    n += put_str(msg + n, " bytes, ", 16);
+    n += put_str(msg + n, t->stack.guarded ? "guard page" : "no guard page, canary", 32);
+    n += put_str(msg + n, ", fault address ", 20);
+    n += fmt_hex(msg + n, (uintptr_t)addr);
+    n += put_str(msg + n, ")\n", 4);
+    ssize_t r = write(2, msg, n);
+    (void)r;
+    abort();
+}
+
+static void chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
+{
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction) {
+            old->sa_sigaction(sig, si, uc);
+            return;
+        }
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: reinstate it; the faulting instruction runs again and
+       the kernel applies it. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    struct coio__task *t = coio__self();
+    if (t) {
+        uintptr_t a = (uintptr_t)si->si_addr;
+        uintptr_t lo = (uintptr_t)t->stack.map;
+        uintptr_t guard_hi = lo + (t->stack.guarded ? coio__page_size() : 0);
+        /* The guard page itself, or up to 64 KiB below the mapping for a
+           frame large enough to jump over it. */
+        if (a < guard_hi + (t->stack.guarded ? 0 : 256) && a + 65536 >= lo)
+            coio__stack_overflow(t, si->si_addr);
+    }
+    chain(sig == SIGBUS ? &old_bus : &old_segv, sig, si, uc);
+}
+
+int coio__overflow_guard_acquire(void)
+{
+    /* Per thread: an alternate signal stack unless the thread has one. */
+    if (alt_users++ == 0) {
+        stack_t cur;
+        if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+            size_t sz = 64 * 1024;
+            void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m != MAP_FAILED) {
+                stack_t ss = {.ss_sp = m, .ss_size = sz, .ss_flags = 0};
+                if (sigaltstack(&ss, NULL) == 0) {
+                    alt_mem = m;
+                    alt_size = sz;
+                } else {
+                    munmap(m, sz);
+                }
+            }
+        }
+    }
+    /* Per process: the handler, chaining to what was there. */
+    pthread_mutex_lock(&sig_lock);
+    if (sig_users++ == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, &old_segv);
+        sigaction(SIGBUS, &sa, &old_bus);
+    }
+    pthread_mutex_unlock(&sig_lock);
+    return 0;
+}
+
+static void restore_if_ours(int sig, const struct sigaction *old)
+{
+    struct sigaction cur;
+    if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault)
+        sigaction(sig, old, NULL);
+}
+
+void coio__overflow_guard_release(void)
+{
+    pthread_mutex_lock(&sig_lock);
+    if (--sig_users == 0) {
+        restore_if_ours(SIGSEGV, &old_segv);
+        restore_if_ours(SIGBUS, &old_bus);
+    }
+    pthread_mutex_unlock(&sig_lock);
+    if (--alt_users == 0 && alt_mem) {
+        stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+        stack_t cur;
+        /* Only remove it if it is still ours and we are not running on it. */
+        if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == alt_mem && !(cur.ss_flags & SS_ONSTACK)) {
+            sigaltstack(&ss, NULL);
+            munmap(alt_mem, alt_size);
+        }
+        alt_mem = NULL;
+    }
+}

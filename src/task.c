@@ -1,0 +1,635 @@
+/* task.c — futures and tasks: spawning (the control block lives at the top of
+ * the task's own stack), the entry and exit of a task, await, cancellation as
+ * asyncio does it, failure, results, names, references and done-callbacks.
+ * Scheduling itself (park, wake, switching) is in loop.c.
+ */
+#define _GNU_SOURCE
+#include "coio_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef COIO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+bool coio__future_valid(const coio_future *f)
+{
+    return f && f->magic == COIO__FUT_MAGIC;
+}
+
+static char *dup_msg(const char *s, size_t max)
+{
+    if (!s)
+        return NULL;
+    size_t n = strnlen(s, max);
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+static void set_name(coio_future *f, const char *name)
+{
+    size_t n = strnlen(name, sizeof f->name - 1);
+    memcpy(f->name, name, n);
+    f->name[n] = 0;
+}
+
+/* ---- spawning ----------------------------------------------------------- */
+
+static void task_entry(void *p);
+
+static size_t stack_size_for(const coio_task_opts *opts)
+{
+    size_t s = opts && opts->stack_size ? opts->stack_size : COIO_STACK_DEFAULT;
+    if (s < COIO_STACK_MIN)
+        s = COIO_STACK_MIN;
+#ifdef COIO_ASAN
+    s *= 4; /* instrumented frames are several times larger */
+#endif
+    return s;
+}
+
+coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)(void *), void *arg)
+{
+    if (!coio__loop_valid(l) || l->closed || !fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (coio__heap_reserve(&l->heap, l->heap_need + 1) < 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct coio__stack st;
+    if (coio__stack_get(&l->pool, stack_size_for(opts), &st) < 0)
+        return NULL;
+    /* The control block sits at the top of the stack, cache-line aligned;
+       the first frame goes right below it. */
+    uintptr_t top = (uintptr_t)st.map + st.map_size;
+    struct coio__task *t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
+    memset(t, 0, sizeof *t);
+    t->f.magic = COIO__FUT_MAGIC;
+    t->f.kind = COIO__FUT_TASK;
+    t->f.state = COIO_PENDING;
+    t->f.refs = 2; /* the caller's and the loop's */
+    t->f.loop = l;
+    t->f.id = ++l->task_seq;
+    coio__list_init(&t->f.cnodes);
+    if (opts && opts->name)
+        set_name(&t->f, opts->name);
+    t->run.kind = COIO__RUN_TASK;
+    t->fn = fn;
+    t->arg = arg;
+    t->arg_dtor = opts ? opts->arg_dtor : NULL;
+    t->timer.kind = COIO__TIMER_TASK;
+    t->timer.index = COIO_NOT_IN_HEAP;
+    t->stack = st;
+    if (!st.guarded) /* the lowest word must stay zero; it is never written, so
+                        the bottom page is never made resident */
+        t->canary = (uint64_t *)st.map;
+    t->sp = coio__arch_init_frame(t, task_entry);
+    l->refs++;
+    l->heap_need++;
+    coio__list_push(&l->tasks, &t->all_link);
+    l->ntasks++;
+    t->queued = 1;
+    coio__ready_push(l, &t->run);
+    return &t->f;
+}
+
+coio_task *coio_spawn_opts(const coio_task_opts *opts, void *(*fn)(void *), void *arg)
+{
+    coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
+    if (!l) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return coio_loop_spawn(l, opts, fn, arg);
+}
+
+coio_task *coio_spawn(void *(*fn)(void *), void *arg)
+{
+    return coio_spawn_opts(NULL, fn, arg);
+}
+
+/* First code of every task, called by the arch trampoline on the new stack. */
+static void task_entry(void *p)
+{
+    struct coio__task *t = p;
+#ifdef COIO_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    if (t->must_cancel) {
+        /* Cancelled before its first step: the function never runs (T6). */
+        t->must_cancel = 0;
+        t->f.state = COIO_CANCELLED;
+        if (t->arg_dtor)
+            t->arg_dtor(t->arg);
+    } else {
+        t->started = 1;
+        void *r = t->fn(t->arg);
+        if (t->cancel_delivered || t->must_cancel) {
+            t->f.state = COIO_CANCELLED; /* the return value is dropped (T7) */
+        } else {
+            t->f.result = r;
+            t->f.state = COIO_FINISHED;
+        }
+    }
+    coio__task_exit(t);
+}
+
+int coio_fail_msg(int err, const char *msg)
+{
+    struct coio__task *t = coio__self();
+    if (!t || err <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (err == ECANCELED) {
+        t->f.state = COIO_CANCELLED;
+    } else {
+        t->f.state = COIO_FAILED;
+        t->f.err = err;
+        free(t->f.errmsg);
+        t->f.errmsg = dup_msg(msg, 255);
+    }
+    coio__task_exit(t);
+}
+
+int coio_fail(int err)
+{
+    return coio_fail_msg(err, NULL);
+}
+
+/* ---- completion --------------------------------------------------------------- */
+
+void coio__future_complete(coio_future *f)
+{
+    coio_loop *l = f->loop;
+    /* Awaiters and done-callbacks, in the order they registered. */
+    while (!coio__list_empty(&f->cnodes)) {
+        struct coio__cnode *n = coio__container_of(f->cnodes.next, struct coio__cnode, link);
+        coio__list_del(&n->link);
+        if (n->kind == COIO__CN_AWAIT) {
+            coio__wake(n->task, 0);
+        } else {
+            coio_handle *h = coio__container_of(n, coio_handle, cnode);
+            coio__ready_push(l, &h->run);
+        }
+    }
+}
+
+void coio__run_done_callback(coio_handle *h)
+{
+    coio_future *f = h->u.done_cb.fut;
+    h->u.done_cb.cb(f, h->u.done_cb.arg);
+    coio_task_release(f);
+}
+
+/* ---- await -------------------------------------------------------------------------- */
+
+/* An awaiting task's record on the awaited future's completion list. */
+struct await_wait {
+    struct coio__cnode node;
+    struct coio__wait w;
+    coio_future *fut;
+};
+
+static int await_cancel(struct coio__wait *w, struct coio__task *t)
+{
+    /* asyncio forwards: cancelling the awaiter cancels what it awaits; the
+       awaiter is woken when that one completes. */
+    struct await_wait *aw = coio__container_of(w, struct await_wait, w);
+    return coio_cancel_msg(aw->fut, t->f.cancel_msg) == 1;
+}
+
+static void await_unlink(struct coio__wait *w)
+{
+    struct await_wait *aw = coio__container_of(w, struct await_wait, w);
+    coio__list_del(&aw->node.link);
+}
+
+int coio_await(coio_task *f, void **result)
+{
+    struct coio__task *self = coio__self();
+    if (!coio__future_valid(f) || !self || f->loop != self->f.loop || f->loop->closed) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (f == &self->f) {
+        errno = EDEADLK;
+        return -1;
+    }
+    if (f->state == COIO_PENDING) {
+        struct await_wait aw;
+        aw.node.kind = COIO__CN_AWAIT;
+        aw.node.task = self;
+        aw.w.cancel = await_cancel;
+        aw.w.unlink = await_unlink;
+        aw.fut = f;
+        coio__list_push(&f->cnodes, &aw.node.link);
+        coio_task_retain(f);
+        int code = coio__park(self, &aw.w, -1, 0);
+        coio__list_del(&aw.node.link); /* harmless if completion removed it */
+        if (code == ECANCELED) {
+            coio_task_release(f);
+            errno = ECANCELED;
+            return -1;
+        }
+        if (f->state == COIO_PENDING) { /* cannot happen: only completion wakes us */
+            coio_task_release(f);
+            errno = EINTR;
+            return -1;
+        }
+        coio_task_release(f);
+    }
+    switch (f->state) {
+    case COIO_FINISHED:
+        if (result)
+            *result = f->result;
+        return 0;
+    case COIO_FAILED:
+        f->retrieved = 1;
+        errno = f->err;
+        return -1;
+    default:
+        /* The awaited one was cancelled: CancelledError propagates into the
+           awaiter, which ends cancelled unless it absorbs it (T11). */
+        self->cancel_delivered = 1;
+        errno = ECANCELED;
+        return -1;
+    }
+}
+
+void *coio_await_value(coio_task *t)
+{
+    void *r = NULL;
+    return coio_await(t, &r) == 0 ? r : NULL;
+}
+
+int coio_sleep(double seconds)
+{
+    struct coio__task *self = coio__self();
+    if (!self || seconds != seconds) {
+        errno = EINVAL;
+        return -1;
+    }
+    int code;
+    if (seconds <= 0) {
+        /* sleep(0): to the tail of the ready queue, no timer (SL1). */
+        self->queued = 1;
+        coio__ready_push(self->f.loop, &self->run);
+        code = coio__park(self, NULL, -1, 0);
+    } else {
+        struct coio__wait w = {coio__wait_cancel_unlink, NULL};
+        code = coio__park(self, &w, coio__deadline_ns(seconds), 0);
+    }
+    if (code) {
+        errno = code;
+        return -1;
+    }
+    return 0;
+}
+
+int coio_yield(void)
+{
+    return coio_sleep(0);
+}
+
+/* ---- cancellation ------------------------------------------------------------ */
+
+static int future_cancel(coio_future *f, const char *msg)
+{
+    if (f->state != COIO_PENDING)
+        return 0;
+    free(f->cancel_msg);
+    f->cancel_msg = dup_msg(msg, 255);
+    f->state = COIO_CANCELLED;
+    coio__future_complete(f);
+    return 1;
+}
+
+int coio_cancel_msg(coio_task *f, const char *msg)
+{
+    if (!coio__future_valid(f)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (f->state != COIO_PENDING) {
+        f->retrieved = 1; /* as CPython: cancel() on a done future silences F4 */
+        return 0;
+    }
+    struct coio__task *t = coio__as_task(f);
+    if (!t)
+        return future_cancel(f, msg);
+    t->cancelling++;
+    if (msg != f->cancel_msg) {
+        free(f->cancel_msg);
+        f->cancel_msg = dup_msg(msg, 255);
+    }
+    if (t->wait && t->wait->cancel(t->wait, t))
+        return 1;
+    t->must_cancel = 1;
+    return 1;
+}
+
+int coio_cancel(coio_task *t)
+{
+    return coio_cancel_msg(t, NULL);
+}
+
+int coio_cancelling(void)
+{
+    struct coio__task *t = coio__self();
+    return t ? t->cancelling : 0;
+}
+
+int coio_uncancel(void)
+{
+    struct coio__task *t = coio__self();
+    if (!t) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (t->cancelling > 0 && --t->cancelling == 0)
+        t->must_cancel = 0; /* withdraw a cancel not yet delivered (3.13) */
+    return t->cancelling;
+}
+
+int coio_absorb_cancel(void)
+{
+    struct coio__task *t = coio__self();
+    if (!t) {
+        errno = EINVAL;
+        return -1;
+    }
+    int had = t->cancel_delivered;
+    t->cancel_delivered = 0;
+    return had;
+}
+
+/* ---- queries --------------------------------------------------------------------- */
+
+int coio_task_done(const coio_task *t)
+{
+    return coio__future_valid(t) && t->state != COIO_PENDING;
+}
+
+int coio_task_cancelled(const coio_task *t)
+{
+    return coio__future_valid(t) && t->state == COIO_CANCELLED;
+}
+
+coio_state coio_task_state(const coio_task *t)
+{
+    return coio__future_valid(t) ? (coio_state)t->state : COIO_PENDING;
+}
+
+int coio_task_result(coio_task *t, void **result)
+{
+    if (!coio__future_valid(t)) {
+        errno = EINVAL;
+        return -1;
+    }
+    switch (t->state) {
+    case COIO_FINISHED:
+        if (result)
+            *result = t->result;
+        return 0;
+    case COIO_FAILED:
+        t->retrieved = 1;
+        errno = t->err;
+        return -1;
+    case COIO_CANCELLED:
+        errno = ECANCELED;
+        return -1;
+    default:
+        errno = EAGAIN;
+        return -1;
+    }
+}
+
+int coio_task_error(coio_task *t)
+{
+    if (!coio__future_valid(t)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (t->state == COIO_PENDING) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (t->state == COIO_FAILED) {
+        t->retrieved = 1;
+        return t->err;
+    }
+    return 0;
+}
+
+const char *coio_task_error_message(const coio_task *t)
+{
+    return coio__future_valid(t) && t->state == COIO_FAILED ? t->errmsg : NULL;
+}
+
+const char *coio_task_cancel_message(const coio_task *t)
+{
+    return coio__future_valid(t) ? t->cancel_msg : NULL;
+}
+
+const char *coio_task_name(const coio_task *t)
+{
+    if (!coio__future_valid(t))
+        return "";
+    coio_future *f = (coio_future *)t;
+    if (!f->name[0]) /* default names are made on demand: spawning stays cheap */
+        snprintf(f->name, sizeof f->name, "%s-%llu", f->kind == COIO__FUT_TASK ? "Task" : "Future",
+                 (unsigned long long)f->id);
+    return f->name;
+}
+
+int coio_task_set_name(coio_task *t, const char *name)
+{
+    if (!coio__future_valid(t) || !name) {
+        errno = EINVAL;
+        return -1;
+    }
+    set_name(t, name);
+    if (!t->name[0]) /* an empty name would be replaced by the default */
+        snprintf(t->name, sizeof t->name, " ");
+    return 0;
+}
+
+int coio_task_cancelling(const coio_task *t)
+{
+    struct coio__task *k = coio__future_valid(t) ? coio__as_task((coio_future *)t) : NULL;
+    return k ? k->cancelling : 0;
+}
+
+int coio_task_describe(const coio_task *t, char *buf, size_t len)
+{
+    if (!coio__future_valid(t))
+        return snprintf(buf, len, "<invalid>");
+    const char *kind = t->kind == COIO__FUT_TASK ? "Task" : "Future";
+    const char *name = coio_task_name(t);
+    switch (t->state) {
+    case COIO_FINISHED:
+        return snprintf(buf, len, "<%s finished name='%s' result=%p>", kind, name, t->result);
+    case COIO_FAILED:
+        if (t->errmsg)
+            return snprintf(buf, len, "<%s failed name='%s' error=%d (%s) msg='%s'>", kind, name,
+                            t->err, strerror(t->err), t->errmsg);
+        return snprintf(buf, len, "<%s failed name='%s' error=%d (%s)>", kind, name, t->err,
+                        strerror(t->err));
+    case COIO_CANCELLED:
+        return snprintf(buf, len, "<%s cancelled name='%s'>", kind, name);
+    default:
+        return snprintf(buf, len, "<%s pending name='%s'>", kind, name);
+    }
+}
+
+/* ---- references -------------------------------------------------------------------- */
+
+coio_task *coio_task_retain(coio_task *t)
+{
+    if (coio__future_valid(t))
+        t->refs++;
+    return t;
+}
+
+void coio__future_free(coio_future *f)
+{
+    coio_loop *l = f->loop;
+    if (f->state == COIO_FAILED && !f->retrieved) {
+        if (f->errmsg)
+            fprintf(stderr, "coio: %s exception was never retrieved: '%s' failed with error %d (%s): %s\n",
+                    f->kind == COIO__FUT_TASK ? "Task" : "Future", coio_task_name(f), f->err,
+                    strerror(f->err), f->errmsg);
+        else
+            fprintf(stderr, "coio: %s exception was never retrieved: '%s' failed with error %d (%s)\n",
+                    f->kind == COIO__FUT_TASK ? "Task" : "Future", coio_task_name(f), f->err,
+                    strerror(f->err));
+    }
+    free(f->errmsg);
+    free(f->cancel_msg);
+    f->magic = COIO__DEAD_MAGIC;
+    struct coio__task *t = coio__as_task(f);
+    if (t) {
+        struct coio__stack st = t->stack; /* t lives on this stack */
+        l->heap_need--;
+        coio__stack_put(l->closed ? NULL : &l->pool, &st);
+    } else {
+        free(f);
+    }
+    coio__loop_unref(l);
+}
+
+void coio_task_release(coio_task *t)
+{
+    if (!coio__future_valid(t))
+        return;
+    if (--t->refs == 0)
+        coio__future_free(t);
+}
+
+void coio__task_release_loopref(struct coio__task *t)
+{
+    coio_task_release(&t->f);
+}
+
+void coio__task_destroy_pending(struct coio__task *t)
+{
+    coio_loop *l = t->f.loop;
+    fprintf(stderr, "coio: Task was destroyed but it is pending! (task '%s')\n", coio_task_name(&t->f));
+    if (t->wait && t->wait->unlink)
+        t->wait->unlink(t->wait);
+    t->wait = NULL;
+    if (t->timer.index != COIO_NOT_IN_HEAP)
+        coio__heap_remove(&l->heap, &t->timer);
+    /* Nothing more runs on this loop: drop awaiters and callbacks unrun. */
+    while (!coio__list_empty(&t->f.cnodes)) {
+        struct coio__cnode *n = coio__container_of(t->f.cnodes.next, struct coio__cnode, link);
+        coio__list_del(&n->link);
+        if (n->kind == COIO__CN_CALLBACK) {
+            coio_handle *h = coio__container_of(n, coio_handle, cnode);
+            h->done = 1;
+            coio_task_release(h->u.done_cb.fut);
+            coio__handle_unref(h);
+        }
+    }
+    coio__list_del(&t->all_link);
+    l->ntasks--;
+    t->f.state = COIO_CANCELLED;
+    coio_task_release(&t->f); /* the loop's reference */
+}
+
+/* ---- done callbacks ------------------------------------------------------------- */
+
+int coio_task_add_done_callback(coio_task *t, void (*cb)(coio_task *, void *), void *arg)
+{
+    if (!coio__future_valid(t) || !cb || t->loop->closed) {
+        errno = EINVAL;
+        return -1;
+    }
+    coio_handle *h = coio__handle_alloc(t->loop);
+    if (!h)
+        return -1;
+    h->type = COIO__H_DONE_CB;
+    h->u.done_cb.cb = cb;
+    h->u.done_cb.arg = arg;
+    h->u.done_cb.fut = coio_task_retain(t);
+    if (t->state == COIO_PENDING)
+        coio__list_push(&t->cnodes, &h->cnode.link);
+    else
+        coio__ready_push(t->loop, &h->run);
+    return 0;
+}
+
+int coio_task_remove_done_callback(coio_task *t, void (*cb)(coio_task *, void *), void *arg)
+{
+    if (!coio__future_valid(t)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int n = 0;
+    struct coio__list *p = t->cnodes.next;
+    while (p != &t->cnodes) {
+        struct coio__list *next = p->next;
+        struct coio__cnode *c = coio__container_of(p, struct coio__cnode, link);
+        if (c->kind == COIO__CN_CALLBACK) {
+            coio_handle *h = coio__container_of(c, coio_handle, cnode);
+            if (h->u.done_cb.cb == cb && h->u.done_cb.arg == arg) {
+                coio__list_del(p);
+                h->done = 1;
+                coio_task_release(h->u.done_cb.fut);
+                coio__handle_unref(h);
+                n++;
+            }
+        }
+        p = next;
+    }
+    return n;
+}
+
+/* ---- introspection ---------------------------------------------------------------- */
+
+coio_task *coio_current_task(void)
+{
+    struct coio__task *t = coio__self();
+    return t ? &t->f : NULL;
+}
+
+size_t coio_all_tasks(coio_task **out, size_t cap)
+{
+    coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
+    if (!l)
+        return 0;
+    size_t i = 0;
+    for (struct coio__list *n = l->tasks.next; n != &l->tasks; n = n->next, i++)
+        if (out && i < cap)
+            out[i] = &coio__container_of(n, struct coio__task, all_link)->f;
+    return i;
+}

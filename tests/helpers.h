@@ -1,0 +1,74 @@
+/* tests/helpers.h — shared by the libcheck suites: timing with slack, event
+ * logs for asserting order, and a runner that checks nothing is left alive. */
+#ifndef COIO_TEST_HELPERS_H
+#define COIO_TEST_HELPERS_H
+
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coio.h"
+
+/* Time bounds are multiplied by COIO_TEST_SLACK (default 1; valgrind and qemu
+   runs set more). Lower bounds are never scaled. */
+static inline double slack(void)
+{
+    const char *s = getenv("COIO_TEST_SLACK");
+    double v = s ? atof(s) : 1.0;
+    return v > 0 ? v : 1.0;
+}
+
+static inline double now(void) { return coio_loop_time(NULL); }
+
+/* Assert lo <= x <= hi * slack(). */
+#define ck_assert_time(x, lo, hi)                                                                  \
+    do {                                                                                           \
+        double _x = (x), _lo = (lo), _hi = (hi) * slack();                                         \
+        ck_assert_msg(_x >= _lo && _x <= _hi, "time %.4f not in [%.4f, %.4f]", _x, _lo, _hi);       \
+    } while (0)
+
+/* An event log: tests append short strings and compare the joined result. */
+typedef struct {
+    char buf[4096];
+} evlog;
+
+static inline void evlog_add(evlog *l, const char *fmt, ...)
+{
+    size_t n = strlen(l->buf);
+    if (n && n < sizeof l->buf - 1)
+        l->buf[n++] = ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->buf + n, sizeof l->buf - n, fmt, ap);
+    va_end(ap);
+}
+
+#define ck_assert_log(l, expected) ck_assert_str_eq((l)->buf, (expected))
+
+/* Run fn under coio_run and return its rc; *res gets the result. */
+static inline int run_main(void *(*fn)(void *), void *arg, void **res)
+{
+    void *r = NULL;
+    int rc = coio_run(fn, arg, &r);
+    if (res)
+        *res = r;
+    return rc;
+}
+
+/* Build a suite from one TCase-adding function and run it: the main() of
+   every check_*.c file. */
+#define COIO_TEST_MAIN(make_suite)                                                                 \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        SRunner *sr = srunner_create(make_suite());                                                \
+        srunner_run_all(sr, CK_NORMAL);                                                            \
+        int failed = srunner_ntests_failed(sr);                                                    \
+        srunner_free(sr);                                                                          \
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;                                               \
+    }
+
+#endif
