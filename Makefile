@@ -37,7 +37,8 @@ POLLER := kqueue
 endif
 endif
 
-BUILD := build/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
+BUILDDIR ?= build
+BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -56,9 +57,10 @@ $(error SANITIZE must be address, undefined or thread)
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)
 
-SRCS := src/loop.c src/task.c src/stack.c src/heap.c src/io.c src/poll_$(POLLER).c
+# Every src/*.c except the pollers, plus the one poller chosen.
+SRCS := $(sort $(filter-out src/poll_%.c,$(wildcard src/*.c))) src/poll_$(POLLER).c
 OBJS := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/arch/$(ARCH)/switch.o
-HDRS := include/coio.h src/coio_int.h src/poller.h arch/arch.h $(wildcard arch/$(ARCH)/*.h)
+HDRS := include/coio.h $(wildcard src/*.h) arch/arch.h $(wildcard arch/$(ARCH)/*.h)
 
 LIB_A  := $(BUILD)/libcoio.a
 LIB_SO := $(BUILD)/libcoio.so
@@ -83,7 +85,8 @@ $(LIB_SO): $(OBJS)
 	$(CC) -shared $(SAN_LD) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----------------------------------------------------------------
-TEST_SRCS := $(wildcard tests/check_*.c)
+# TESTS="check_task check_io" runs a subset.
+TEST_SRCS := $(if $(TESTS),$(TESTS:%=tests/%.c),$(wildcard tests/check_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ifeq ($(STATIC),)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
@@ -131,4 +134,4 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc
 
 clean:
-	rm -rf build
+	rm -rf $(BUILDDIR)

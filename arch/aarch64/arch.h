@@ -1,0 +1,42 @@
+/* arch/aarch64/arch.h — constants and the first-frame builder of the AArch64
+ * (AAPCS64) port. The frame layout is drawn at the top of switch.S. */
+#ifndef COIO_ARCH_AARCH64_H
+#define COIO_ARCH_AARCH64_H
+
+#define COIO_ARCH_NAME "aarch64"
+#define COIO_STACK_ALIGN 16
+#define COIO_FRAME_BYTES 176
+
+/* Frame slots, in 8-byte words from the saved stack pointer. */
+enum {
+    COIO_A64_FPCR = 0, /* FPCR (control bits only; the flags live in FPSR) */
+    COIO_A64_PAD,      /* unused: keeps the frame a multiple of 16 bytes */
+    COIO_A64_X19, COIO_A64_X20, COIO_A64_X21, COIO_A64_X22, COIO_A64_X23,
+    COIO_A64_X24, COIO_A64_X25, COIO_A64_X26, COIO_A64_X27, COIO_A64_X28,
+    COIO_A64_X29,      /* frame pointer */
+    COIO_A64_X30,      /* where the switch returns to: the resume address */
+    COIO_A64_D8, COIO_A64_D9, COIO_A64_D10, COIO_A64_D11,
+    COIO_A64_D12, COIO_A64_D13, COIO_A64_D14, COIO_A64_D15,
+    COIO_A64_WORDS
+};
+
+_Static_assert(COIO_A64_WORDS * 8 == COIO_FRAME_BYTES, "switch.S frame size");
+
+static inline void *coio__arch_init_frame(void *stack_top, void (*entry)(void *))
+{
+    /* AAPCS64 wants sp % 16 == 0 always; the switch adds the frame size back
+       to sp before its ret, so the trampoline and entry run at top. */
+    uintptr_t top = (uintptr_t)stack_top & ~(uintptr_t)15;
+    uint64_t *f = (uint64_t *)(top - COIO_FRAME_BYTES);
+    for (int i = 0; i < COIO_A64_WORDS; i++)
+        f[i] = 0;
+    /* FPCR 0 is the ABI's initial state: round to nearest, no flush to zero,
+       NaN propagation, IEEE half precision, no traps. */
+    f[COIO_A64_FPCR] = 0;
+    f[COIO_A64_X19] = (uint64_t)(uintptr_t)entry;
+    f[COIO_A64_X29] = 0;
+    f[COIO_A64_X30] = (uint64_t)(uintptr_t)coio__trampoline;
+    return f;
+}
+
+#endif

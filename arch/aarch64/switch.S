@@ -1,0 +1,200 @@
+/* arch/aarch64/switch.S — context switch and fresh-stack trampoline for
+ * AArch64 (AAPCS64, ELF, GNU as).
+ *
+ * AAPCS64 makes x19-x28, the frame pointer x29 and sp callee-saved, and of
+ * the SIMD registers only the low 64 bits of v8-v15 (that is, d8-d15). x30
+ * (lr) is not callee-saved but holds where this call returns to, so it is
+ * the resume address and is saved like one. Everything else (x0-x18,
+ * v0-v7, v16-v31, the high halves of v8-v15, FPSR's sticky flags) is
+ * caller-saved: the C code calling coio__switch has already spilled whatever
+ * it keeps live. x18 is the platform register; Linux leaves it to the
+ * compiler as a temporary, so it is not saved either.
+ *
+ * FPCR (rounding mode, flush-to-zero, default NaN) is what AAPCS64 calls a
+ * global register: only support functions such as fesetround change it. Each
+ * thread has its own, and so does each coio context: a task that changes its
+ * rounding mode must not change it for the task that runs next, the same
+ * contract as MXCSR's control bits on x86-64.
+ *
+ * Frame saved on the suspended stack (sp points at word 0; 176 bytes, a
+ * multiple of 16 as AAPCS64 requires of sp at all times):
+ *
+ *   word  offset  content
+ *   0     0x00    FPCR   fresh frame: 0 (round to nearest, no FZ, no DN)
+ *   1     0x08    unused (pads the frame to a multiple of 16)
+ *   2     0x10    x19    fresh frame: the entry function
+ *   3     0x18    x20
+ *   4     0x20    x21
+ *   5     0x28    x22
+ *   6     0x30    x23
+ *   7     0x38    x24
+ *   8     0x40    x25
+ *   9     0x48    x26
+ *   10    0x50    x27
+ *   11    0x58    x28
+ *   12    0x60    x29    fresh frame: 0 (ends frame-pointer walks)
+ *   13    0x68    x30    resume address (the caller's lr; fresh frame:
+ *                        coio__trampoline)
+ *   14    0x70    d8
+ *   ...
+ *   21    0xa8    d15
+ *
+ * The switch returns with `ret` rather than `br x30`: `ret` pops the
+ * return-address predictor, and coio suspends and resumes every task at the
+ * same call site, so the prediction is right (see the x86-64 port's note on
+ * `ret` against pop + jmp).
+ *
+ * Branch protection: with -mbranch-protection=bti (or =standard) the
+ * compiler defines __ARM_FEATURE_BTI_DEFAULT; both functions then start with
+ * a `bti c` landing pad and this object carries the GNU property note that
+ * marks it BTI-compatible, so that a BTI-enforced binary may contain it. The
+ * saved x30 is not signed (PAC): it is stored and reloaded as a plain
+ * address, and coio__arch_init_frame writes a plain trampoline address.
+ */
+
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define COIO_BTI_C bti c
+#else
+#define COIO_BTI_C
+#endif
+
+#if defined(__linux__) && defined(__ELF__)
+        .section .note.GNU-stack,"",%progbits
+#endif
+
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+/* ELF note NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_AARCH64_FEATURE_1_AND =
+   BTI. The linker ANDs these bits over all objects, so a binary is marked
+   BTI only if every object, this one included, says it is. */
+        .pushsection .note.gnu.property, "a"
+        .p2align 3
+        .word   4                       /* name size: "GNU\0" */
+        .word   16                      /* descriptor size */
+        .word   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+        .asciz  "GNU"
+        .word   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+        .word   4                       /* property data size */
+        .word   1                       /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
+        .word   0                       /* pad to 8 bytes */
+        .popsection
+#endif
+
+        .text
+
+/* void *coio__switch(void **save_sp, void *load_sp, void *arg)
+   x0 = save_sp, x1 = load_sp, x2 = arg; returns arg in x0. */
+        .globl  coio__switch
+        .hidden coio__switch
+        .type   coio__switch, %function
+        .p2align 4
+coio__switch:
+        .cfi_startproc
+        COIO_BTI_C
+        sub     sp, sp, #176
+        .cfi_def_cfa_offset 176
+        stp     x19, x20, [sp, #0x10]   /* x19-x28: callee-saved */
+        .cfi_offset x19, -160
+        .cfi_offset x20, -152
+        stp     x21, x22, [sp, #0x20]   /* callee-saved */
+        .cfi_offset x21, -144
+        .cfi_offset x22, -136
+        stp     x23, x24, [sp, #0x30]   /* callee-saved */
+        .cfi_offset x23, -128
+        .cfi_offset x24, -120
+        stp     x25, x26, [sp, #0x40]   /* callee-saved */
+        .cfi_offset x25, -112
+        .cfi_offset x26, -104
+        stp     x27, x28, [sp, #0x50]   /* callee-saved */
+        .cfi_offset x27, -96
+        .cfi_offset x28, -88
+        stp     x29, x30, [sp, #0x60]   /* x29: callee-saved frame pointer;
+                                           x30: our return address */
+        .cfi_offset x29, -80
+        .cfi_offset x30, -72
+        stp     d8, d9, [sp, #0x70]     /* d8-d15: low halves of v8-v15 are
+                                           callee-saved */
+        .cfi_offset d8, -64
+        .cfi_offset d9, -56
+        stp     d10, d11, [sp, #0x80]   /* callee-saved */
+        .cfi_offset d10, -48
+        .cfi_offset d11, -40
+        stp     d12, d13, [sp, #0x90]   /* callee-saved */
+        .cfi_offset d12, -32
+        .cfi_offset d13, -24
+        stp     d14, d15, [sp, #0xa0]   /* callee-saved */
+        .cfi_offset d14, -16
+        .cfi_offset d15, -8
+        mrs     x9, fpcr                /* FPCR is per context (see above); */
+        str     x9, [sp, #0x00]         /* x9 and x10 are caller-saved */
+
+        mov     x10, sp
+        str     x10, [x0]               /* *save_sp = our frame */
+        mov     sp, x1                  /* switch stacks */
+
+        /* Write FPCR only when the other side's differs from ours: writing
+           it can stall the pipeline on some cores, and the two almost never
+           differ. FPCR holds control bits only (the sticky flags live in
+           FPSR), so the whole word is compared. */
+        ldr     x10, [sp, #0x00]
+        cmp     x9, x10
+        b.ne    .Lload_fpcr
+.Lrestore:
+        .cfi_remember_state
+        ldp     d14, d15, [sp, #0xa0]
+        .cfi_restore d14
+        .cfi_restore d15
+        ldp     d12, d13, [sp, #0x90]
+        .cfi_restore d12
+        .cfi_restore d13
+        ldp     d10, d11, [sp, #0x80]
+        .cfi_restore d10
+        .cfi_restore d11
+        ldp     d8, d9, [sp, #0x70]
+        .cfi_restore d8
+        .cfi_restore d9
+        ldp     x29, x30, [sp, #0x60]
+        .cfi_restore x29
+        .cfi_restore x30
+        ldp     x27, x28, [sp, #0x50]
+        .cfi_restore x27
+        .cfi_restore x28
+        ldp     x25, x26, [sp, #0x40]
+        .cfi_restore x25
+        .cfi_restore x26
+        ldp     x23, x24, [sp, #0x30]
+        .cfi_restore x23
+        .cfi_restore x24
+        ldp     x21, x22, [sp, #0x20]
+        .cfi_restore x21
+        .cfi_restore x22
+        ldp     x19, x20, [sp, #0x10]
+        .cfi_restore x19
+        .cfi_restore x20
+        add     sp, sp, #176
+        .cfi_def_cfa_offset 0
+        mov     x0, x2                  /* deliver arg as the return value */
+        ret                             /* to the other side's resume address */
+        .cfi_restore_state
+.Lload_fpcr:
+        msr     fpcr, x10
+        b       .Lrestore
+        .cfi_endproc
+        .size   coio__switch, .-coio__switch
+
+/* First code on a fresh stack. Entered by the ret above with sp % 16 == 0,
+   x0 = arg, x19 = entry. */
+        .globl  coio__trampoline
+        .hidden coio__trampoline
+        .type   coio__trampoline, %function
+        .p2align 4
+coio__trampoline:
+        .cfi_startproc
+        .cfi_undefined x30              /* outermost frame: unwinders stop here */
+        COIO_BTI_C
+        mov     x29, #0                 /* and frame-pointer walks stop here */
+        blr     x19                     /* entry(arg), arg already in x0;
+                                           never returns */
+        bl      abort                   /* entry returned: a bug, fail loudly */
+        brk     #0x3e8
+        .cfi_endproc
+        .size   coio__trampoline, .-coio__trampoline
