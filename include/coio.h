@@ -326,6 +326,283 @@ COIO_API int coio_socket(int domain, int type, int protocol);
 COIO_API int coio_close(int fd);
 
 /* ======================================================================== */
+/* Futures                                                                  */
+/* ======================================================================== */
+/* A future is a task without a function: someone completes it by hand. The
+   task calls above accept futures (coio_await, coio_cancel, coio_task_done,
+   coio_task_result, done callbacks, retain/release); the names below are the
+   future-flavoured spellings, plus the calls that only make sense for one. */
+
+/* A new pending future on the current loop, with one reference for the
+   caller. NULL with errno EINVAL (no current loop) or ENOMEM. */
+COIO_API coio_future *coio_future_new(void);
+
+/* Complete f with a result / an error (err > 0, msg copied, may be NULL);
+   wakes awaiters and schedules done-callbacks. Returns 0, or -1 with errno
+   EALREADY (f is already done), EINVAL (NULL, f is a task, err <= 0). */
+COIO_API int coio_future_set_result(coio_future *f, void *result);
+COIO_API int coio_future_set_error(coio_future *f, int err, const char *msg);
+
+static inline void coio_future_release(coio_future *f) { coio_task_release(f); }
+static inline int coio_future_cancel(coio_future *f) { return coio_cancel(f); }
+static inline int coio_future_done(const coio_future *f) { return coio_task_done(f); }
+static inline int coio_future_cancelled(const coio_future *f) { return coio_task_cancelled(f); }
+static inline int coio_future_result(coio_future *f, void **r) { return coio_task_result(f, r); }
+static inline int coio_future_await(coio_future *f, void **r) { return coio_await(f, r); }
+static inline int coio_future_add_done_callback(coio_future *f, void (*cb)(coio_future *, void *), void *arg)
+{
+    return coio_task_add_done_callback(f, cb, arg);
+}
+static inline int coio_future_remove_done_callback(coio_future *f, void (*cb)(coio_future *, void *), void *arg)
+{
+    return coio_task_remove_done_callback(f, cb, arg);
+}
+
+/* ======================================================================== */
+/* Composition: gather, wait, wait_for, shield, as_completed                */
+/* ======================================================================== */
+
+#define COIO_RETURN_EXCEPTIONS 1
+
+/* Wait for every aws[i] (tasks or futures; the same one may appear twice).
+   results[i] gets each result (NULL for failures); codes[i] (may be NULL)
+   gets 0, the failure code, or ECANCELED.
+   Without COIO_RETURN_EXCEPTIONS: returns 0 when all finished, or -1 with
+   errno = the first failing child's code as soon as it fails (ECANCELED for a
+   cancelled child); the other children are not cancelled and keep running.
+   With it: waits for all and returns 0.
+   If the calling task is cancelled, every unfinished child is cancelled, gather
+   waits for them all and returns -1/ECANCELED. n == 0 returns 0 at once.
+   Other errors: EINVAL (not in a task, aws NULL with n > 0, a NULL or foreign
+   entry), ENOMEM (n > 8 needs a small allocation). */
+COIO_API int coio_gather(coio_task *const *aws, size_t n, void **results, int *codes, int flags);
+
+#define COIO_FIRST_COMPLETED 1
+#define COIO_FIRST_EXCEPTION 2
+#define COIO_ALL_COMPLETED 4
+
+/* asyncio.wait: wait until return_when holds or timeout seconds pass (< 0: no
+   limit), then split aws into done[] and pending[] (each in input order,
+   duplicates collapsed; either array may be NULL; counts in *ndone and *npending).
+   A timeout is not an error and cancels nothing; errors of done tasks are not
+   retrieved. Returns 0, or -1 with errno EINVAL (n == 0, bad return_when, not
+   in a task, NULL entry), ECANCELED (the caller was cancelled; the tasks go
+   on), ENOMEM. */
+COIO_API int coio_wait(coio_task *const *aws, size_t n, double timeout, int return_when,
+                       coio_task **done, size_t *ndone, coio_task **pending, size_t *npending);
+
+/* asyncio.wait_for: await t for at most timeout seconds (< 0: no limit). On
+   timeout t is cancelled and waited for until it has really finished; then
+   -1/ETIMEDOUT, unless t absorbed the cancel and returned a value (returned
+   as 0 + *result) or failed with another error (that error). Cancelling the
+   caller cancels t too and gives ECANCELED. Other errors as coio_await. */
+COIO_API int coio_wait_for(coio_task *t, double timeout, void **result);
+
+/* asyncio.shield: a new future (one reference for the caller) that completes
+   like t, but whose cancellation does not cancel t. If t is already done,
+   returns t itself with an extra reference. NULL with errno EINVAL/ENOMEM. */
+COIO_API coio_future *coio_shield(coio_task *t);
+
+/* asyncio.as_completed as an iterator: yields the given tasks in the order
+   they finish (duplicates collapsed). timeout (< 0: none) bounds the whole
+   iteration. coio_as_completed_next() stores the next finished task (a
+   borrowed pointer) in *t and returns 1, returns 0 when all were yielded, or
+   -1 with errno ETIMEDOUT (the deadline passed; nothing is cancelled and the
+   iterator may be asked again), ECANCELED, EINVAL (not in a task). */
+typedef struct coio_as_completed coio_as_completed;
+COIO_API coio_as_completed *coio_as_completed_new(coio_task *const *aws, size_t n, double timeout);
+COIO_API int coio_as_completed_next(coio_as_completed *it, coio_task **t);
+COIO_API void coio_as_completed_free(coio_as_completed *it);
+
+/* ======================================================================== */
+/* Timeout scopes: asyncio.timeout / timeout_at                             */
+/* ======================================================================== */
+/* Storage belongs to the caller (usually the stack of the task using it):
+
+       coio_timeout to;
+       coio_timeout_enter(&to, 1.5);
+       int rc = do_work();                  // any number of calls
+       rc = coio_timeout_exit(&to, rc);     // -1/ETIMEDOUT if it expired
+
+   When the deadline passes, the task is cancelled (its current or next wait
+   returns ECANCELED). coio_timeout_exit turns that into ETIMEDOUT only for
+   this scope's own cancellation (nested scopes and outside cancels pass
+   through), restores coio_cancelling() and absorbs the cancel it converted.
+   rc is the body's last return value; when rc < 0, errno must still hold its
+   error. */
+typedef struct coio_timeout {
+    void *opaque_[16]; /* sized for the implementation; do not touch */
+} coio_timeout;
+
+/* Enter with a delay in seconds (INFINITY or NAN: no deadline) or an absolute
+   loop time. Returns 0, or -1 with errno EINVAL (not in a task, NULL). */
+COIO_API int coio_timeout_enter(coio_timeout *to, double delay);
+COIO_API int coio_timeout_enter_at(coio_timeout *to, double when);
+
+/* Leave the scope; returns rc, or -1 with errno ETIMEDOUT (see above), or -1
+   with errno EINVAL if to was not entered by the calling task. */
+COIO_API int coio_timeout_exit(coio_timeout *to, int rc);
+
+/* Move the deadline (absolute loop time; INFINITY: none). Returns 0, or -1
+   with errno EINVAL if the scope is not active (not entered, expiring,
+   expired or exited). */
+COIO_API int coio_timeout_reschedule(coio_timeout *to, double when);
+
+/* The deadline (INFINITY if none) and whether the scope has fired (1/0). */
+COIO_API double coio_timeout_when(const coio_timeout *to);
+COIO_API int coio_timeout_expired(const coio_timeout *to);
+
+/* ======================================================================== */
+/* Task groups: asyncio.TaskGroup                                           */
+/* ======================================================================== */
+/* The error code of a task group that failed, outside the errno range. */
+#define COIO_EGROUP 0x10000
+
+typedef struct coio_taskgroup {
+    void *opaque_[16]; /* sized for the implementation; do not touch */
+} coio_taskgroup;
+
+/* Enter a group in the current task. Returns 0, or -1 with errno EINVAL
+   (not in a task, NULL, already entered). */
+COIO_API int coio_taskgroup_enter(coio_taskgroup *tg);
+
+/* Spawn a child into the group (as coio_spawn_opts). Returns a borrowed
+   handle (the group owns the reference; retain it to keep it after exit), or
+   NULL with errno EINVAL (group not entered, finished, or aborting after a
+   failure: fn is not run and opts->arg_dtor, if any, gets arg) or ENOMEM. */
+COIO_API coio_task *coio_taskgroup_spawn(coio_taskgroup *tg, const coio_task_opts *opts,
+                                         void *(*fn)(void *), void *arg);
+
+/* Leave the group: wait for every child, including ones spawned meanwhile.
+   The first child failure (not a cancel) cancels the other children and the
+   body (the entering task). body_rc is the body's result: when < 0, errno
+   is its error and counts as the body's failure (ECANCELED does not).
+   Returns 0; or -1 with errno COIO_EGROUP if any child or the body failed (see
+   coio_taskgroup_error_count/get); or -1/ECANCELED if the group was cancelled
+   from outside and nothing failed. The task's coio_cancelling() is restored
+   to what it was before the group's own cancel. */
+COIO_API int coio_taskgroup_exit(coio_taskgroup *tg, int body_rc);
+
+/* After an exit with COIO_EGROUP: the failures in completion order, the
+   body's own error last. An entry whose code is COIO_EGROUP is a nested group
+   (a child that failed with its own group error); coio_task_group_error()
+   lists its members. */
+typedef struct {
+    coio_task *task;     /* the failed child (borrowed; NULL for the body) */
+    int code;
+    const char *message; /* or NULL */
+} coio_group_failure;
+COIO_API size_t coio_taskgroup_error_count(const coio_taskgroup *tg);
+COIO_API int coio_taskgroup_error_get(const coio_taskgroup *tg, size_t i, coio_group_failure *out);
+
+/* Free what the group still holds (child references, the error list). Call
+   after exit once the errors have been read. */
+COIO_API void coio_taskgroup_dispose(coio_taskgroup *tg);
+
+/* A task that failed with COIO_EGROUP (by coio_fail(COIO_EGROUP) right after
+   a failing coio_taskgroup_exit) carries that group's failures: this returns
+   the group (valid while t is referenced), or NULL. */
+COIO_API const coio_taskgroup *coio_task_group_error(const coio_task *t);
+
+/* ======================================================================== */
+/* Synchronization primitives                                               */
+/* ======================================================================== */
+/* All waits are FIFO-fair, happen in tasks, never allocate (waiters live on
+   the waiting task's stack), and a cancelled waiter never loses an item, a
+   permit or a wake-up. Storage belongs to the caller; a primitive must not be
+   destroyed while tasks wait on it. */
+
+typedef struct { void *opaque_[4]; } coio_lock;
+typedef struct { void *opaque_[4]; } coio_event;
+typedef struct { void *opaque_[8]; } coio_condition;
+typedef struct { void *opaque_[5]; } coio_semaphore;
+typedef struct { void *opaque_[8]; } coio_barrier;
+
+/* Lock: acquire returns 0 (ECANCELED, EINVAL outside a task); release of an
+   unlocked lock is EPERM (any task may release: there is no owner). */
+COIO_API void coio_lock_init(coio_lock *l);
+COIO_API int coio_lock_acquire(coio_lock *l);
+COIO_API int coio_lock_release(coio_lock *l);
+COIO_API int coio_lock_locked(const coio_lock *l);
+
+/* Event: wait returns 0 at once if set, else when set (ECANCELED, EINVAL). */
+COIO_API void coio_event_init(coio_event *e);
+COIO_API int coio_event_wait(coio_event *e);
+COIO_API void coio_event_set(coio_event *e);
+COIO_API void coio_event_clear(coio_event *e);
+COIO_API int coio_event_is_set(const coio_event *e);
+
+/* Condition over a lock (lock NULL: an internal one, see coio_condition_lock).
+   wait/notify without the lock held are EPERM. wait releases the lock, waits
+   for a notify and re-acquires it before returning — also when cancelled
+   (then -1/ECANCELED with the lock held). wait_for repeats until pred(arg) is
+   non-zero and returns 0. notify wakes up to n waiters in FIFO order. */
+COIO_API void coio_condition_init(coio_condition *c, coio_lock *lock);
+COIO_API coio_lock *coio_condition_lock(coio_condition *c);
+COIO_API int coio_condition_acquire(coio_condition *c);
+COIO_API int coio_condition_release(coio_condition *c);
+COIO_API int coio_condition_wait(coio_condition *c);
+COIO_API int coio_condition_wait_for(coio_condition *c, int (*pred)(void *), void *arg);
+COIO_API int coio_condition_notify(coio_condition *c, size_t n);
+COIO_API int coio_condition_notify_all(coio_condition *c);
+
+/* Semaphore with an initial value; a bounded one refuses to be released
+   above it (EOVERFLOW). init with value < 0 returns -1/EINVAL. locked() is 1
+   when acquire would wait. */
+COIO_API int coio_semaphore_init(coio_semaphore *s, int value);
+COIO_API int coio_bounded_semaphore_init(coio_semaphore *s, int value);
+COIO_API int coio_semaphore_acquire(coio_semaphore *s);
+COIO_API int coio_semaphore_release(coio_semaphore *s);
+COIO_API int coio_semaphore_locked(const coio_semaphore *s);
+COIO_API int coio_semaphore_value(const coio_semaphore *s);
+
+/* Barrier of parties (>= 1, else EINVAL): wait blocks until parties tasks
+   arrived and returns the arrival index 0..parties-1; EPIPE if the barrier is
+   or becomes broken (abort, or reset while waiting); ECANCELED. */
+COIO_API int coio_barrier_init(coio_barrier *b, int parties);
+COIO_API int coio_barrier_wait(coio_barrier *b);
+COIO_API int coio_barrier_reset(coio_barrier *b);
+COIO_API int coio_barrier_abort(coio_barrier *b);
+COIO_API int coio_barrier_broken(const coio_barrier *b);
+COIO_API int coio_barrier_n_waiting(const coio_barrier *b);
+COIO_API int coio_barrier_parties(const coio_barrier *b);
+
+/* ======================================================================== */
+/* Queues                                                                   */
+/* ======================================================================== */
+/* Items are void *; a successful get passes ownership to the getter, a
+   cancelled get leaves the item queued and a cancelled put leaves it with the
+   caller. maxsize <= 0: unbounded. The queue owns its item array. */
+typedef struct coio_queue coio_queue;
+
+COIO_API coio_queue *coio_queue_new(long maxsize);                 /* FIFO */
+COIO_API coio_queue *coio_lifo_queue_new(long maxsize);            /* newest first */
+/* Smallest first by cmp (a < b: negative); equal items come out FIFO. */
+COIO_API coio_queue *coio_priority_queue_new(long maxsize, int (*cmp)(const void *, const void *));
+/* Free the queue (not the items). EBUSY if tasks wait on it. */
+COIO_API int coio_queue_free(coio_queue *q);
+
+/* put/get suspend while full/empty: 0, or -1 with ECANCELED, ESHUTDOWN (shut
+   down; get only once empty), EINVAL, ENOMEM (unbounded growth). The _nowait
+   forms return -1/EAGAIN instead of waiting. */
+COIO_API int coio_queue_put(coio_queue *q, void *item);
+COIO_API int coio_queue_get(coio_queue *q, void **item);
+COIO_API int coio_queue_put_nowait(coio_queue *q, void *item);
+COIO_API int coio_queue_get_nowait(coio_queue *q, void **item);
+/* One finished item: EOVERFLOW if called more often than items were put. */
+COIO_API int coio_queue_task_done(coio_queue *q);
+/* Wait until every item put has been marked done (0, ECANCELED). */
+COIO_API int coio_queue_join(coio_queue *q);
+COIO_API size_t coio_queue_qsize(const coio_queue *q);
+COIO_API int coio_queue_empty(const coio_queue *q);
+COIO_API int coio_queue_full(const coio_queue *q);
+COIO_API long coio_queue_maxsize(const coio_queue *q);
+/* Shut down: puts fail with ESHUTDOWN at once; gets drain what is left and
+   then fail; immediate also discards the items (counting them done) so gets
+   fail at once. Returns 0 (EINVAL for NULL). */
+COIO_API int coio_queue_shutdown(coio_queue *q, int immediate);
+
+/* ======================================================================== */
 /* Short names (opt-in)                                                     */
 /* ======================================================================== */
 

@@ -105,10 +105,13 @@ enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2 };
 struct coio__task;
 struct coio__cnode {
     struct coio__list link;
-    uint8_t kind;             /* COIO__CN_AWAIT or COIO__CN_CALLBACK */
+    uint8_t kind;             /* COIO__CN_AWAIT, COIO__CN_CALLBACK or COIO__CN_NOTIFY */
     struct coio__task *task;  /* COIO__CN_AWAIT: the waiting task */
+    /* COIO__CN_NOTIFY: called synchronously on completion (after the node is
+       unlinked); used by waits on several futures at once. */
+    void (*notify)(struct coio__cnode *n, coio_future *f);
 };
-enum { COIO__CN_AWAIT = 1, COIO__CN_CALLBACK = 2 };
+enum { COIO__CN_AWAIT = 1, COIO__CN_CALLBACK = 2, COIO__CN_NOTIFY = 3 };
 
 /* ------------------------------------------------------------------------ */
 /* Handles: call_soon / call_later / call_at, and scheduled done-callbacks.  */
@@ -195,6 +198,8 @@ struct coio__task {
     struct coio__list all_link; /* on loop->tasks while not done */
     struct coio__stack stack;   /* the stack this struct lives at the top of */
     uint64_t *canary;           /* unguarded stacks: the lowest word, which must stay 0 */
+    const coio_taskgroup *group_error; /* the group whose failures a COIO_EGROUP
+                                          failure carries (lives on this stack) */
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
@@ -290,6 +295,8 @@ COIO_HIDDEN int64_t coio__deadline_ns(double seconds); /* now + seconds, saturat
 
 /* Scheduling core (loop.c). */
 COIO_HIDDEN void coio__ready_push(coio_loop *l, struct coio__runnable *r);
+/* Take r off the ready queue or the current batch (rare paths only: O(n)). */
+COIO_HIDDEN bool coio__ready_remove(coio_loop *l, struct coio__runnable *r);
 /* Make a parked task runnable with the given wake code; disarms its timer. */
 COIO_HIDDEN void coio__wake(struct coio__task *t, int code);
 /* Park the current task on w (may be NULL) until woken, optionally until an
@@ -309,6 +316,9 @@ COIO_HIDDEN void coio__check_canary(struct coio__task *t);
 /* Futures (task.c). */
 COIO_HIDDEN void coio__future_complete(coio_future *f);  /* wake awaiters, schedule callbacks */
 COIO_HIDDEN void coio__future_free(coio_future *f);
+COIO_HIDDEN coio_future *coio__future_new(coio_loop *l);
+/* Map a done future to 0 + *result or -1/errno, marking failures retrieved. */
+COIO_HIDDEN int coio__outcome(coio_future *f, void **result);
 COIO_HIDDEN void coio__task_release_loopref(struct coio__task *t);
 COIO_HIDDEN void coio__run_done_callback(coio_handle *h);
 COIO_HIDDEN void coio__task_destroy_pending(struct coio__task *t); /* loop close */

@@ -83,6 +83,29 @@ void coio__ready_push(coio_loop *l, struct coio__runnable *r)
     l->ready_tail = &r->next;
 }
 
+static bool remove_from(struct coio__runnable **pp, struct coio__runnable *r)
+{
+    for (; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            return true;
+        }
+    return false;
+}
+
+bool coio__ready_remove(coio_loop *l, struct coio__runnable *r)
+{
+    if (remove_from(&l->batch, r))
+        return true;
+    if (!remove_from(&l->ready, r))
+        return false;
+    /* Fix the tail if r was last. */
+    l->ready_tail = &l->ready;
+    while (*l->ready_tail)
+        l->ready_tail = &(*l->ready_tail)->next;
+    return true;
+}
+
 static inline void take_ready_as_batch(coio_loop *l)
 {
     l->batch = l->ready;
@@ -538,27 +561,6 @@ int coio_loop_run_forever(coio_loop *loop)
     return 0;
 }
 
-/* Store f's outcome: 0 and *result, or -1 with errno. */
-static int outcome(coio_future *f, void **result)
-{
-    switch (f->state) {
-    case COIO_FINISHED:
-        if (result)
-            *result = f->result;
-        return 0;
-    case COIO_FAILED:
-        f->retrieved = 1;
-        errno = f->err;
-        return -1;
-    case COIO_CANCELLED:
-        errno = ECANCELED;
-        return -1;
-    default:
-        errno = EAGAIN;
-        return -1;
-    }
-}
-
 int coio_loop_run_until_complete(coio_loop *loop, coio_task *t, void **result)
 {
     if (!coio__future_valid(t) || !coio__loop_valid(loop) || t->loop != loop) {
@@ -575,7 +577,7 @@ int coio_loop_run_until_complete(coio_loop *loop, coio_task *t, void **result)
             break;
     }
     end_run(loop);
-    int rc = outcome(t, result);
+    int rc = coio__outcome(t, result);
     int e = errno;
     coio_task_release(t);
     if (rc < 0)

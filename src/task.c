@@ -165,6 +165,72 @@ int coio_fail(int err)
     return coio_fail_msg(err, NULL);
 }
 
+/* ---- plain futures -------------------------------------------------------------- */
+
+coio_future *coio__future_new(coio_loop *l)
+{
+    coio_future *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->magic = COIO__FUT_MAGIC;
+    f->kind = COIO__FUT_PLAIN;
+    f->state = COIO_PENDING;
+    f->refs = 1;
+    f->loop = l;
+    f->id = ++l->fut_seq;
+    coio__list_init(&f->cnodes);
+    l->refs++;
+    return f;
+}
+
+coio_future *coio_future_new(void)
+{
+    coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
+    if (!l || l->closed) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return coio__future_new(l);
+}
+
+static int check_settable(coio_future *f)
+{
+    if (!coio__future_valid(f) || f->kind != COIO__FUT_PLAIN) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (f->state != COIO_PENDING) {
+        errno = EALREADY;
+        return -1;
+    }
+    return 0;
+}
+
+int coio_future_set_result(coio_future *f, void *result)
+{
+    if (check_settable(f) < 0)
+        return -1;
+    f->result = result;
+    f->state = COIO_FINISHED;
+    coio__future_complete(f);
+    return 0;
+}
+
+int coio_future_set_error(coio_future *f, int err, const char *msg)
+{
+    if (err <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (check_settable(f) < 0)
+        return -1;
+    f->err = err;
+    f->errmsg = dup_msg(msg, 255);
+    f->state = COIO_FAILED;
+    coio__future_complete(f);
+    return 0;
+}
+
 /* ---- completion --------------------------------------------------------------- */
 
 void coio__future_complete(coio_future *f)
@@ -176,6 +242,8 @@ void coio__future_complete(coio_future *f)
         coio__list_del(&n->link);
         if (n->kind == COIO__CN_AWAIT) {
             coio__wake(n->task, 0);
+        } else if (n->kind == COIO__CN_NOTIFY) {
+            n->notify(n, f);
         } else {
             coio_handle *h = coio__container_of(n, coio_handle, cnode);
             coio__ready_push(l, &h->run);
@@ -247,22 +315,11 @@ int coio_await(coio_task *f, void **result)
         }
         coio_task_release(f);
     }
-    switch (f->state) {
-    case COIO_FINISHED:
-        if (result)
-            *result = f->result;
-        return 0;
-    case COIO_FAILED:
-        f->retrieved = 1;
-        errno = f->err;
-        return -1;
-    default:
-        /* The awaited one was cancelled: CancelledError propagates into the
-           awaiter, which ends cancelled unless it absorbs it (T11). */
+    if (f->state == COIO_CANCELLED)
+        /* CancelledError propagates into the awaiter, which ends cancelled
+           unless it absorbs it (T11). */
         self->cancel_delivered = 1;
-        errno = ECANCELED;
-        return -1;
-    }
+    return coio__outcome(f, result);
 }
 
 void *coio_await_value(coio_task *t)
@@ -389,20 +446,16 @@ coio_state coio_task_state(const coio_task *t)
     return coio__future_valid(t) ? (coio_state)t->state : COIO_PENDING;
 }
 
-int coio_task_result(coio_task *t, void **result)
+int coio__outcome(coio_future *f, void **result)
 {
-    if (!coio__future_valid(t)) {
-        errno = EINVAL;
-        return -1;
-    }
-    switch (t->state) {
+    switch (f->state) {
     case COIO_FINISHED:
         if (result)
-            *result = t->result;
+            *result = f->result;
         return 0;
     case COIO_FAILED:
-        t->retrieved = 1;
-        errno = t->err;
+        f->retrieved = 1;
+        errno = f->err;
         return -1;
     case COIO_CANCELLED:
         errno = ECANCELED;
@@ -411,6 +464,15 @@ int coio_task_result(coio_task *t, void **result)
         errno = EAGAIN;
         return -1;
     }
+}
+
+int coio_task_result(coio_task *t, void **result)
+{
+    if (!coio__future_valid(t)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return coio__outcome(t, result);
 }
 
 int coio_task_error(coio_task *t)

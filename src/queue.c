@@ -1,0 +1,339 @@
+/* queue.c — Queue, LifoQueue and PriorityQueue after asyncio's queues.py
+ * (3.13): bounded or not, put/get that suspend, task_done/join, shutdown.
+ * A woken waiter is taken off its list by the waker (asyncio's
+ * _wakeup_next), and re-checks the queue when it runs: a getter cancelled
+ * after its wake-up leaves the item queued and wakes the next getter (Q5), a
+ * putter cancelled after its wake-up hands the free slot on (Q6). Waiters live
+ * on the waiting task's stack; only the item storage is allocated (at creation,
+ * and when an unbounded queue grows). */
+#include "coio_int.h"
+
+#include <stdlib.h>
+
+enum { FIFO, LIFO, PRIO };
+
+struct qitem {
+    void *item;
+    uint64_t seq; /* PriorityQueue: insertion order breaks ties (FIFO) */
+};
+
+struct coio_queue {
+    int kind;
+    long maxsize;                 /* <= 0: unbounded */
+    struct qitem *v;              /* ring (FIFO), stack (LIFO) or heap (PRIO); owned */
+    size_t cap, head, n;
+    uint64_t seq;
+    int (*cmp)(const void *, const void *);
+    long unfinished;
+    int shutdown;
+    struct coio__list getters, putters;
+    coio_event finished;          /* set while unfinished == 0 */
+};
+
+struct qwaiter {
+    struct coio__list link;
+    struct coio__wait w;
+    uint8_t woken;
+};
+
+static int qwaiter_cancel(struct coio__wait *w, struct coio__task *t)
+{
+    struct qwaiter *q = coio__container_of(w, struct qwaiter, w);
+    coio__list_del(&q->link);
+    coio__wake(t, ECANCELED);
+    return 1;
+}
+
+static void qwaiter_unlink(struct coio__wait *w)
+{
+    coio__list_del(&coio__container_of(w, struct qwaiter, w)->link);
+}
+
+struct qwaiter_task {
+    struct qwaiter q;
+    struct coio__task *task;
+};
+
+/* Wake the first waiter of list and take it off (asyncio _wakeup_next). */
+static void wakeup_next(struct coio__list *list)
+{
+    if (coio__list_empty(list))
+        return;
+    struct qwaiter_task *w = coio__container_of(list->next, struct qwaiter_task, q.link);
+    coio__list_del(&w->q.link);
+    w->q.woken = 1;
+    coio__wake(w->task, 0);
+}
+
+static int wait_in(struct coio__task *self, struct coio__list *list, struct qwaiter_task *w)
+{
+    w->task = self;
+    w->q.woken = 0;
+    w->q.w.cancel = qwaiter_cancel;
+    w->q.w.unlink = qwaiter_unlink;
+    coio__list_push(list, &w->q.link);
+    int code = coio__park(self, &w->q.w, -1, 0);
+    coio__list_del(&w->q.link);
+    return code;
+}
+
+static coio_queue *queue_new(int kind, long maxsize, int (*cmp)(const void *, const void *))
+{
+    coio_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->kind = kind;
+    q->maxsize = maxsize;
+    q->cmp = cmp;
+    q->cap = maxsize > 0 && maxsize < 1024 ? (size_t)maxsize : 16;
+    q->v = malloc(q->cap * sizeof *q->v);
+    if (!q->v) {
+        free(q);
+        return NULL;
+    }
+    coio__list_init(&q->getters);
+    coio__list_init(&q->putters);
+    coio_event_init(&q->finished);
+    coio_event_set(&q->finished);
+    return q;
+}
+
+coio_queue *coio_queue_new(long maxsize) { return queue_new(FIFO, maxsize, NULL); }
+coio_queue *coio_lifo_queue_new(long maxsize) { return queue_new(LIFO, maxsize, NULL); }
+
+coio_queue *coio_priority_queue_new(long maxsize, int (*cmp)(const void *, const void *))
+{
+    if (!cmp) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return queue_new(PRIO, maxsize, cmp);
+}
+
+int coio_queue_free(coio_queue *q)
+{
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!coio__list_empty(&q->getters) || !coio__list_empty(&q->putters)) {
+        errno = EBUSY;
+        return -1;
+    }
+    free(q->v);
+    free(q);
+    return 0;
+}
+
+size_t coio_queue_qsize(const coio_queue *q) { return q ? q->n : 0; }
+int coio_queue_empty(const coio_queue *q) { return !q || q->n == 0; }
+int coio_queue_full(const coio_queue *q) { return q && q->maxsize > 0 && (long)q->n >= q->maxsize; }
+long coio_queue_maxsize(const coio_queue *q) { return q ? q->maxsize : 0; }
+
+/* ---- storage ------------------------------------------------------------------ */
+
+static int grow(coio_queue *q)
+{
+    size_t cap = q->cap * 2;
+    struct qitem *v = malloc(cap * sizeof *v);
+    if (!v) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < q->n; i++) /* unroll the ring into the new array */
+        v[i] = q->v[(q->head + i) % q->cap];
+    free(q->v);
+    q->v = v;
+    q->cap = cap;
+    q->head = 0;
+    return 0;
+}
+
+static bool prio_before(const coio_queue *q, const struct qitem *a, const struct qitem *b)
+{
+    int c = q->cmp(a->item, b->item);
+    return c < 0 || (c == 0 && a->seq < b->seq);
+}
+
+static void store(coio_queue *q, void *item)
+{
+    struct qitem it = {item, q->seq++};
+    if (q->kind != PRIO) {
+        q->v[(q->head + q->n) % q->cap] = it;
+        q->n++;
+        return;
+    }
+    size_t i = q->n++; /* heap in v[0..n), head stays 0 */
+    while (i > 0 && prio_before(q, &it, &q->v[(i - 1) / 2])) {
+        q->v[i] = q->v[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    q->v[i] = it;
+}
+
+static void *take(coio_queue *q)
+{
+    if (q->kind == FIFO) {
+        void *item = q->v[q->head].item;
+        q->head = (q->head + 1) % q->cap;
+        q->n--;
+        return item;
+    }
+    if (q->kind == LIFO)
+        return q->v[(q->head + --q->n) % q->cap].item;
+    void *item = q->v[0].item;
+    struct qitem last = q->v[--q->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= q->n)
+            break;
+        if (c + 1 < q->n && prio_before(q, &q->v[c + 1], &q->v[c]))
+            c++;
+        if (!prio_before(q, &q->v[c], &last))
+            break;
+        q->v[i] = q->v[c];
+        i = c;
+    }
+    if (q->n)
+        q->v[i] = last;
+    return item;
+}
+
+/* ---- operations ----------------------------------------------------------------- */
+
+int coio_queue_put_nowait(coio_queue *q, void *item)
+{
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (q->shutdown) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    if (coio_queue_full(q)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (q->n == q->cap && grow(q) < 0)
+        return -1;
+    store(q, item);
+    q->unfinished++;
+    coio_event_clear(&q->finished);
+    wakeup_next(&q->getters);
+    return 0;
+}
+
+int coio_queue_get_nowait(coio_queue *q, void **item)
+{
+    if (!q || !item) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (q->n == 0) {
+        errno = q->shutdown ? ESHUTDOWN : EAGAIN;
+        return -1;
+    }
+    *item = take(q);
+    wakeup_next(&q->putters);
+    return 0;
+}
+
+int coio_queue_put(coio_queue *q, void *item)
+{
+    struct coio__task *self = coio__self();
+    if (!self || !q) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (coio_queue_full(q)) {
+        if (q->shutdown) {
+            errno = ESHUTDOWN;
+            return -1;
+        }
+        struct qwaiter_task w;
+        int code = wait_in(self, &q->putters, &w);
+        if (code) {
+            /* Woken by a get but cancelled: the free slot goes to the next. */
+            if (!coio_queue_full(q) && w.q.woken)
+                wakeup_next(&q->putters);
+            errno = code;
+            return -1;
+        }
+    }
+    return coio_queue_put_nowait(q, item);
+}
+
+int coio_queue_get(coio_queue *q, void **item)
+{
+    struct coio__task *self = coio__self();
+    if (!self || !q || !item) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (q->n == 0) {
+        if (q->shutdown) {
+            errno = ESHUTDOWN;
+            return -1;
+        }
+        struct qwaiter_task w;
+        int code = wait_in(self, &q->getters, &w);
+        if (code) {
+            /* Woken by a put but cancelled: the item stays, the next getter
+               gets the wake-up. */
+            if (q->n && w.q.woken)
+                wakeup_next(&q->getters);
+            errno = code;
+            return -1;
+        }
+    }
+    return coio_queue_get_nowait(q, item);
+}
+
+int coio_queue_task_done(coio_queue *q)
+{
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (q->unfinished <= 0) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    if (--q->unfinished == 0)
+        coio_event_set(&q->finished);
+    return 0;
+}
+
+int coio_queue_join(coio_queue *q)
+{
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    return coio_event_wait(&q->finished);
+}
+
+int coio_queue_shutdown(coio_queue *q, int immediate)
+{
+    if (!q) {
+        errno = EINVAL;
+        return -1;
+    }
+    q->shutdown = 1;
+    if (immediate) {
+        while (q->n) {
+            take(q);
+            if (q->unfinished > 0)
+                q->unfinished--;
+        }
+        if (q->unfinished == 0)
+            coio_event_set(&q->finished);
+    }
+    while (!coio__list_empty(&q->getters))
+        wakeup_next(&q->getters);
+    while (!coio__list_empty(&q->putters))
+        wakeup_next(&q->putters);
+    return 0;
+}
