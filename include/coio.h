@@ -44,8 +44,9 @@ typedef struct {
     const char *name;        /* copied (at most 63 bytes kept); default "Task-<n>" */
     size_t stack_size;       /* usable stack bytes, rounded up to pages; default
                                 COIO_STACK_DEFAULT, minimum COIO_STACK_MIN */
-    void (*arg_dtor)(void *);/* called with arg if the task is cancelled before it
-                                ever runs (its function never sees arg) */
+    void (*arg_dtor)(void *);/* called with arg if the task is cancelled (or its
+                                loop closed) before it ever runs (its function
+                                never sees arg) */
 } coio_task_opts;
 
 #define COIO_STACK_DEFAULT (64u * 1024u)
@@ -429,13 +430,18 @@ COIO_API void coio_as_completed_free(coio_as_completed *it);
    this scope's own cancellation (nested scopes and outside cancels pass
    through), restores coio_cancelling() and absorbs the cancel it converted.
    rc is the body's last return value; when rc < 0, errno must still hold its
-   error. */
+   error. A deadline already reached fires on the next loop iteration, so even
+   a coio_yield() inside the scope times out. Scopes nest; each must be exited
+   before the function holding its storage returns (a coio_fail() from inside
+   is fine: the scope is dropped with the task). A scope never allocates. */
 typedef struct coio_timeout {
     void *opaque_[16]; /* sized for the implementation; do not touch */
 } coio_timeout;
 
-/* Enter with a delay in seconds (INFINITY or NAN: no deadline) or an absolute
-   loop time. Returns 0, or -1 with errno EINVAL (not in a task, NULL). */
+/* Enter with a delay in seconds (INFINITY or NAN: no deadline; <= 0: already
+   due) or an absolute loop time (coio_loop_time()). Returns 0, or -1 with
+   errno EINVAL (not in a task, NULL, to already entered by this task) or
+   ENOMEM (the loop's timer heap could not grow). */
 COIO_API int coio_timeout_enter(coio_timeout *to, double delay);
 COIO_API int coio_timeout_enter_at(coio_timeout *to, double when);
 
@@ -443,12 +449,14 @@ COIO_API int coio_timeout_enter_at(coio_timeout *to, double when);
    with errno EINVAL if to was not entered by the calling task. */
 COIO_API int coio_timeout_exit(coio_timeout *to, int rc);
 
-/* Move the deadline (absolute loop time; INFINITY: none). Returns 0, or -1
-   with errno EINVAL if the scope is not active (not entered, expiring,
-   expired or exited). */
+/* Move the deadline (absolute loop time; INFINITY or NAN: none; a time
+   already past fires on the next iteration). Any task or callback of the
+   loop may call it. Returns 0, or -1 with errno EINVAL if the scope is not
+   active (NULL, not entered, expiring, expired or exited). */
 COIO_API int coio_timeout_reschedule(coio_timeout *to, double when);
 
-/* The deadline (INFINITY if none) and whether the scope has fired (1/0). */
+/* The deadline (INFINITY if none; NAN for storage never entered) and whether
+   the scope has fired (1/0; stays 1 after exit). */
 COIO_API double coio_timeout_when(const coio_timeout *to);
 COIO_API int coio_timeout_expired(const coio_timeout *to);
 
@@ -462,14 +470,32 @@ typedef struct coio_taskgroup {
     void *opaque_[16]; /* sized for the implementation; do not touch */
 } coio_taskgroup;
 
+/* Typical use (the body is everything between enter and exit):
+
+       coio_taskgroup tg;
+       coio_taskgroup_enter(&tg);
+       coio_taskgroup_spawn(&tg, NULL, child, arg);
+       int rc = coio_sleep(1.0);                 // the body's own work
+       rc = coio_taskgroup_exit(&tg, rc);        // waits for every child
+       if (rc < 0 && errno == COIO_EGROUP)
+           ... coio_taskgroup_error_count / _get ...
+       coio_taskgroup_dispose(&tg);
+
+   The storage belongs to the caller and must stay valid until exit; if the
+   entering task ends with the group still entered (coio_fail in the body),
+   the children are cancelled and left to finish detached. */
+
 /* Enter a group in the current task. Returns 0, or -1 with errno EINVAL
-   (not in a task, NULL, already entered). */
+   (not in a task, NULL, already entered by this task). */
 COIO_API int coio_taskgroup_enter(coio_taskgroup *tg);
 
-/* Spawn a child into the group (as coio_spawn_opts). Returns a borrowed
-   handle (the group owns the reference; retain it to keep it after exit), or
-   NULL with errno EINVAL (group not entered, finished, or aborting after a
-   failure: fn is not run and opts->arg_dtor, if any, gets arg) or ENOMEM. */
+/* Spawn a child into the group (as coio_spawn_opts; any task or callback of
+   the loop may call it, children included, also while exit waits). Returns a
+   borrowed handle (the group owns the reference until exit; retain it to
+   keep it longer), or NULL with errno EINVAL (fn or tg NULL, group not
+   entered, finished, or aborting after a failure or cancel) or ENOMEM/EAGAIN
+   (as coio_spawn). On every failure fn is not run and opts->arg_dtor, if
+   any, gets arg. Finished children are kept (stack included) until exit. */
 COIO_API coio_task *coio_taskgroup_spawn(coio_taskgroup *tg, const coio_task_opts *opts,
                                          void *(*fn)(void *), void *arg);
 
@@ -479,29 +505,41 @@ COIO_API coio_task *coio_taskgroup_spawn(coio_taskgroup *tg, const coio_task_opt
    is its error and counts as the body's failure (ECANCELED does not).
    Returns 0; or -1 with errno COIO_EGROUP if any child or the body failed (see
    coio_taskgroup_error_count/get); or -1/ECANCELED if the group was cancelled
-   from outside and nothing failed. The task's coio_cancelling() is restored
-   to what it was before the group's own cancel. */
+   from outside and nothing failed (the task then ends CANCELLED unless it
+   absorbs). The task's coio_cancelling() is restored to what it was before
+   the group's own cancel; with COIO_EGROUP an outside cancel still pending is
+   delivered at the task's next suspension. A cancel the exit swallows
+   (replaced by COIO_EGROUP, or the group's own) is absorbed. Returns -1 with
+   errno EINVAL if tg was not entered by the calling task or was exited. */
 COIO_API int coio_taskgroup_exit(coio_taskgroup *tg, int body_rc);
 
 /* After an exit with COIO_EGROUP: the failures in completion order, the
-   body's own error last. An entry whose code is COIO_EGROUP is a nested group
-   (a child that failed with its own group error); coio_task_group_error()
-   lists its members. */
+   body's own error last. An entry whose code is COIO_EGROUP is a nested group:
+   a child that failed with its own group error, or a body that returned an
+   inner group's COIO_EGROUP; its `group` lists the inner failures (read it
+   with the same two calls). error_get returns 0, or -1 with errno EINVAL
+   (i >= count, NULL). */
 typedef struct {
     coio_task *task;     /* the failed child (borrowed; NULL for the body) */
     int code;
-    const char *message; /* or NULL */
+    const char *message; /* the child's coio_fail_msg message, or NULL */
+    const coio_taskgroup *group; /* code COIO_EGROUP: the nested group's failures
+                                    (borrowed, valid as long as this entry), else NULL */
 } coio_group_failure;
 COIO_API size_t coio_taskgroup_error_count(const coio_taskgroup *tg);
 COIO_API int coio_taskgroup_error_get(const coio_taskgroup *tg, size_t i, coio_group_failure *out);
 
-/* Free what the group still holds (child references, the error list). Call
-   after exit once the errors have been read. */
+/* Free what the group still holds after exit (the error list and the failed
+   children it references). Call it after exit once the errors have been
+   read (needed after COIO_EGROUP, harmless otherwise), before reusing the
+   storage. Entries and their task handles are invalid afterwards. */
 COIO_API void coio_taskgroup_dispose(coio_taskgroup *tg);
 
-/* A task that failed with COIO_EGROUP (by coio_fail(COIO_EGROUP) right after
-   a failing coio_taskgroup_exit) carries that group's failures: this returns
-   the group (valid while t is referenced), or NULL. */
+/* A task that failed with COIO_EGROUP (by coio_fail(COIO_EGROUP) after a
+   failing coio_taskgroup_exit) carries the failures of the last group whose
+   exit failed in it: this returns them as a group for error_count/get (a
+   copy, valid while t is referenced), or NULL (t not failed with COIO_EGROUP,
+   or no memory was left for the copy). */
 COIO_API const coio_taskgroup *coio_task_group_error(const coio_task *t);
 
 /* ======================================================================== */
@@ -518,8 +556,10 @@ typedef struct { void *opaque_[8]; } coio_condition;
 typedef struct { void *opaque_[5]; } coio_semaphore;
 typedef struct { void *opaque_[8]; } coio_barrier;
 
-/* Lock: acquire returns 0 (ECANCELED, EINVAL outside a task); release of an
-   unlocked lock is EPERM (any task may release: there is no owner). */
+/* Lock: acquire returns 0 (ECANCELED, EINVAL outside a task or for NULL);
+   release of an unlocked lock is EPERM (any task may release: there is no
+   owner). An uncontended acquire does not suspend, so it is no cancellation
+   point. init and the queries ignore NULL. */
 COIO_API void coio_lock_init(coio_lock *l);
 COIO_API int coio_lock_acquire(coio_lock *l);
 COIO_API int coio_lock_release(coio_lock *l);
@@ -536,7 +576,8 @@ COIO_API int coio_event_is_set(const coio_event *e);
    wait/notify without the lock held are EPERM. wait releases the lock, waits
    for a notify and re-acquires it before returning — also when cancelled
    (then -1/ECANCELED with the lock held). wait_for repeats until pred(arg) is
-   non-zero and returns 0. notify wakes up to n waiters in FIFO order. */
+   non-zero and returns 0. notify wakes up to n waiters in FIFO order. EINVAL:
+   c or pred NULL, waiting outside a task. */
 COIO_API void coio_condition_init(coio_condition *c, coio_lock *lock);
 COIO_API coio_lock *coio_condition_lock(coio_condition *c);
 COIO_API int coio_condition_acquire(coio_condition *c);
@@ -547,8 +588,9 @@ COIO_API int coio_condition_notify(coio_condition *c, size_t n);
 COIO_API int coio_condition_notify_all(coio_condition *c);
 
 /* Semaphore with an initial value; a bounded one refuses to be released
-   above it (EOVERFLOW). init with value < 0 returns -1/EINVAL. locked() is 1
-   when acquire would wait. */
+   above it (EOVERFLOW; a plain one above INT_MAX). init with value < 0
+   returns -1/EINVAL. acquire: 0, ECANCELED, EINVAL (outside a task).
+   locked() is 1 when acquire would wait. */
 COIO_API int coio_semaphore_init(coio_semaphore *s, int value);
 COIO_API int coio_bounded_semaphore_init(coio_semaphore *s, int value);
 COIO_API int coio_semaphore_acquire(coio_semaphore *s);
@@ -558,7 +600,8 @@ COIO_API int coio_semaphore_value(const coio_semaphore *s);
 
 /* Barrier of parties (>= 1, else EINVAL): wait blocks until parties tasks
    arrived and returns the arrival index 0..parties-1; EPIPE if the barrier is
-   or becomes broken (abort, or reset while waiting); ECANCELED. */
+   or becomes broken (abort, or reset while waiting); ECANCELED; EINVAL
+   outside a task. reset and abort return 0 (EINVAL for NULL). */
 COIO_API int coio_barrier_init(coio_barrier *b, int parties);
 COIO_API int coio_barrier_wait(coio_barrier *b);
 COIO_API int coio_barrier_reset(coio_barrier *b);
@@ -579,7 +622,9 @@ COIO_API coio_queue *coio_queue_new(long maxsize);                 /* FIFO */
 COIO_API coio_queue *coio_lifo_queue_new(long maxsize);            /* newest first */
 /* Smallest first by cmp (a < b: negative); equal items come out FIFO. */
 COIO_API coio_queue *coio_priority_queue_new(long maxsize, int (*cmp)(const void *, const void *));
-/* Free the queue (not the items). EBUSY if tasks wait on it. */
+/* The constructors return NULL with errno ENOMEM (or EINVAL: cmp NULL).
+   Free the queue (not the items): EBUSY if tasks wait on it (get, put or
+   join), EINVAL for NULL. */
 COIO_API int coio_queue_free(coio_queue *q);
 
 /* put/get suspend while full/empty: 0, or -1 with ECANCELED, ESHUTDOWN (shut
@@ -591,7 +636,8 @@ COIO_API int coio_queue_put_nowait(coio_queue *q, void *item);
 COIO_API int coio_queue_get_nowait(coio_queue *q, void **item);
 /* One finished item: EOVERFLOW if called more often than items were put. */
 COIO_API int coio_queue_task_done(coio_queue *q);
-/* Wait until every item put has been marked done (0, ECANCELED). */
+/* Wait until every item put has been marked done: 0 (at once if none is
+   pending), ECANCELED, EINVAL (outside a task). */
 COIO_API int coio_queue_join(coio_queue *q);
 COIO_API size_t coio_queue_qsize(const coio_queue *q);
 COIO_API int coio_queue_empty(const coio_queue *q);
@@ -603,6 +649,98 @@ COIO_API long coio_queue_maxsize(const coio_queue *q);
 COIO_API int coio_queue_shutdown(coio_queue *q, int immediate);
 
 /* ======================================================================== */
+/* Threads and signals                                                      */
+/* ======================================================================== */
+/* Only the calls in this section may be made from a thread other than the
+   loop's own (coio_call_soon_threadsafe from any thread; the rest from the
+   loop thread or, for the executor calls, as documented). */
+
+/* Schedule cb(arg) on loop from any thread (the loop's own thread and other
+   loops' threads included). A loop blocked in its poll wakes up at once
+   (eventfd on Linux, EVFILT_USER on kqueue). The callback runs in the loop
+   thread as an ordinary callback, on the loop's next iteration; calls are
+   never lost, and calls made by one thread run in the order made. Calls not
+   yet run when the loop closes are dropped without running. The caller must
+   keep loop from being freed meanwhile: after coio_loop_close, the call is
+   safe only while a task handle still refers to the loop (then EINVAL).
+   Returns 0, or -1 with errno EINVAL (loop or cb NULL, loop closed) or
+   ENOMEM. Not async-signal-safe (it may allocate). */
+COIO_API int coio_call_soon_threadsafe(coio_loop *loop, void (*cb)(void *), void *arg);
+
+/* A pool of threads for blocking work (asyncio's ThreadPoolExecutor). Threads
+   start on demand, one per submitted call while none is idle, up to the
+   size; they run with every signal blocked. One pool may serve several
+   loops. */
+typedef struct coio_executor coio_executor;
+
+/* The size of the default pool: min(32, online CPUs + 4), as Python's. */
+#define COIO_EXECUTOR_DEFAULT_MAX 32
+
+/* A pool of at most nthreads threads; no thread starts before the first call.
+   Returns NULL with errno EINVAL (nthreads 0) or ENOMEM. */
+COIO_API coio_executor *coio_executor_new(size_t nthreads);
+
+/* Shut the pool down: calls already submitted (queued or running) still run
+   to completion, new ones fail with ESHUTDOWN; then join every thread and
+   free the pool (memory still used by pending calls goes with the last of
+   them). Blocks the calling thread meanwhile: awaiting tasks of the calling
+   loop get their results once it runs again. Returns 0, or -1 with errno
+   EINVAL (NULL) or EDEADLK (called from one of the pool's own threads). */
+COIO_API int coio_executor_free(coio_executor *ex);
+
+/* Options for coio_run_in_executor_opts. Zero means default. */
+typedef struct {
+    /* When the awaiting task is cancelled while fn runs, the call still waits
+       for fn to return and then fails with ECANCELED: fn's result is passed to
+       result_dtor (if set) instead of being dropped. If the loop closes while
+       fn runs, result_dtor may run on the pool thread. */
+    void (*result_dtor)(void *);
+} coio_executor_opts;
+
+/* asyncio's loop.run_in_executor + await: run fn(arg) on a thread of ex
+   (NULL: the current loop's default pool, created on first use with
+   min(COIO_EXECUTOR_DEFAULT_MAX, CPUs + 4) threads and joined by
+   coio_loop_close/coio_run, so no thread outlives coio_run) and suspend the
+   calling task until it returns; *result (if not NULL) gets its return value.
+   fn must not call loop functions other than coio_call_soon_threadsafe.
+   Cancellation (X2): a task cancelled before fn started returns -1/ECANCELED
+   and fn never runs (arg stays the caller's); once fn runs it is never
+   interrupted: the task waits for it to return and then returns
+   -1/ECANCELED (see coio_executor_opts.result_dtor). Closing the loop waits
+   for fn too. Returns 0, or -1 with errno ECANCELED, EINVAL (not in a task,
+   fn NULL), ESHUTDOWN (ex is being freed), ENOMEM, EAGAIN (no thread could
+   be started and the pool has none). */
+COIO_API int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void **result);
+COIO_API int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
+                                       void *(*fn)(void *), void *arg, void **result);
+
+/* asyncio.to_thread: coio_run_in_executor(NULL, fn, arg, result). */
+COIO_API int coio_to_thread(void *(*fn)(void *), void *arg, void **result);
+
+/* asyncio's loop.add_signal_handler on the current loop (the running one, or
+   the one set current): every delivery of sig runs cb(sig, arg) later as an
+   ordinary loop callback, in the loop thread and never in signal context (the
+   signal handler only records it and wakes the loop), so cb may call any coio
+   function. Deliveries that arrive before the callback runs may be merged, as
+   the kernel merges standard signals. A signal belongs to one loop at a time;
+   adding it again on the same loop replaces cb and arg. The handler is
+   installed with SA_RESTART; the disposition found on the first add comes
+   back on coio_remove_signal_handler or coio_loop_close. May be called from
+   any thread. Returns 0, or -1 with errno EINVAL (no current loop or it is
+   closed, cb NULL, sig out of range, SIGKILL or SIGSTOP, or a fault signal
+   — SIGSEGV, SIGBUS, SIGFPE, SIGILL — that cannot wait for the loop), EBUSY
+   (another loop handles sig), or sigaction's error (EINVAL for signals the C
+   library reserves). */
+COIO_API int coio_add_signal_handler(int sig, void (*cb)(int sig, void *arg), void *arg);
+
+/* Remove the current loop's handler for sig and restore the disposition from
+   before it was added. Deliveries not yet dispatched are dropped. Returns 1
+   if a handler was removed, 0 if the current loop had none for sig (coio_run's
+   own SIGINT handling does not count), or -1 with errno EINVAL (no current
+   loop, sig out of range). */
+COIO_API int coio_remove_signal_handler(int sig);
+
+/* ======================================================================== */
 /* Short names (opt-in)                                                     */
 /* ======================================================================== */
 
@@ -610,12 +748,18 @@ COIO_API int coio_queue_shutdown(coio_queue *q, int immediate);
    that may be NULL use coio_await(). */
 COIO_API void *coio_await_value(coio_task *t);
 
-#ifdef COIO_SHORT_NAMES
-#define async(fn, arg) coio_spawn((void *(*)(void *))(fn), (void *)(arg))
-#define await(t) coio_await_value(t)
-#endif
-
 #ifdef __cplusplus
 }
 #endif
 #endif /* COIO_H */
+
+/* With COIO_SHORT_NAMES defined before an include of coio.h (this block sits
+   outside the include guard, so a later section of a file may define it and
+   include coio.h again):
+       coio_task *t = async(fn, arg);   // coio_spawn; release t when done with it
+       void *r = await(t);              // coio_await_value: NULL + errno on failure */
+#if defined(COIO_SHORT_NAMES) && !defined(COIO_SHORT_NAMES_DEFINED)
+#define COIO_SHORT_NAMES_DEFINED 1
+#define async(fn, arg) coio_spawn((void *(*)(void *))(fn), (void *)(arg))
+#define await(t) coio_await_value(t)
+#endif

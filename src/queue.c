@@ -24,10 +24,9 @@ struct coio_queue {
     size_t cap, head, n;
     uint64_t seq;
     int (*cmp)(const void *, const void *);
-    long unfinished;
+    long unfinished;              /* puts not yet matched by task_done */
     int shutdown;
-    struct coio__list getters, putters;
-    coio_event finished;          /* set while unfinished == 0 */
+    struct coio__list getters, putters, joiners; /* struct qwaiter_task on task stacks */
 };
 
 struct qwaiter {
@@ -65,6 +64,13 @@ static void wakeup_next(struct coio__list *list)
     coio__wake(w->task, 0);
 }
 
+/* unfinished reached 0: release every join(). */
+static void wake_joiners(coio_queue *q)
+{
+    while (!coio__list_empty(&q->joiners))
+        wakeup_next(&q->joiners);
+}
+
 static int wait_in(struct coio__task *self, struct coio__list *list, struct qwaiter_task *w)
 {
     w->task = self;
@@ -93,8 +99,7 @@ static coio_queue *queue_new(int kind, long maxsize, int (*cmp)(const void *, co
     }
     coio__list_init(&q->getters);
     coio__list_init(&q->putters);
-    coio_event_init(&q->finished);
-    coio_event_set(&q->finished);
+    coio__list_init(&q->joiners);
     return q;
 }
 
@@ -116,7 +121,8 @@ int coio_queue_free(coio_queue *q)
         errno = EINVAL;
         return -1;
     }
-    if (!coio__list_empty(&q->getters) || !coio__list_empty(&q->putters)) {
+    if (!coio__list_empty(&q->getters) || !coio__list_empty(&q->putters) ||
+        !coio__list_empty(&q->joiners)) {
         errno = EBUSY;
         return -1;
     }
@@ -220,7 +226,6 @@ int coio_queue_put_nowait(coio_queue *q, void *item)
         return -1;
     store(q, item);
     q->unfinished++;
-    coio_event_clear(&q->finished);
     wakeup_next(&q->getters);
     return 0;
 }
@@ -302,17 +307,28 @@ int coio_queue_task_done(coio_queue *q)
         return -1;
     }
     if (--q->unfinished == 0)
-        coio_event_set(&q->finished);
+        wake_joiners(q);
     return 0;
 }
 
 int coio_queue_join(coio_queue *q)
 {
-    if (!q) {
+    struct coio__task *self = coio__self();
+    if (!self || !q) {
         errno = EINVAL;
         return -1;
     }
-    return coio_event_wait(&q->finished);
+    if (q->unfinished == 0)
+        return 0; /* not a suspension, so not a cancellation point (L10) */
+    /* Woken joiners return even if new items were put before they ran, as
+       asyncio's Event.wait does (EV2). */
+    struct qwaiter_task w;
+    int code = wait_in(self, &q->joiners, &w);
+    if (code) {
+        errno = code;
+        return -1;
+    }
+    return 0;
 }
 
 int coio_queue_shutdown(coio_queue *q, int immediate)
@@ -329,7 +345,7 @@ int coio_queue_shutdown(coio_queue *q, int immediate)
                 q->unfinished--;
         }
         if (q->unfinished == 0)
-            coio_event_set(&q->finished);
+            wake_joiners(q);
     }
     while (!coio__list_empty(&q->getters))
         wakeup_next(&q->getters);

@@ -11,6 +11,8 @@
  */
 #include "coio_int.h"
 
+#include <limits.h>
+
 struct waiter {
     struct coio__list link;   /* on the primitive's waiter list */
     struct coio__wait w;
@@ -46,19 +48,24 @@ static int wait_on(struct coio__task *self, struct coio__list *list, struct wait
     return code;
 }
 
-/* Wake the first waiter not woken yet; false if there is none. */
-static bool wake_first(struct coio__list *list)
+/* Wake up to n waiters not woken yet, in list order, in one pass (woken ones
+   stay listed until they run, so a scan from the head per wake-up would make
+   notify_all and Event.set quadratic). Returns how many were woken. */
+static size_t wake_n(struct coio__list *list, size_t n)
 {
-    for (struct coio__list *n = list->next; n != list; n = n->next) {
-        struct waiter *wt = coio__container_of(n, struct waiter, link);
+    size_t woke = 0;
+    for (struct coio__list *p = list->next; p != list && woke < n; p = p->next) {
+        struct waiter *wt = coio__container_of(p, struct waiter, link);
         if (!wt->woken) {
             wt->woken = 1;
             coio__wake(wt->task, 0);
-            return true;
+            woke++;
         }
     }
-    return false;
+    return woke;
 }
+
+static bool wake_first(struct coio__list *list) { return wake_n(list, 1) == 1; }
 
 static struct coio__task *need_task(void)
 {
@@ -78,8 +85,26 @@ _Static_assert(sizeof(struct lock) <= sizeof(coio_lock), "coio_lock storage too 
 
 static inline struct lock *L(coio_lock *l) { return (struct lock *)(void *)l; }
 
+/* Wake the head waiter unless it is already woken (asyncio _wake_up_first).
+   Only ever the head: a waiter is woken only at the head and leaves the list
+   only when it runs, so a woken waiter is always the head, and skipping past
+   it (as wake_first does) would hand one free lock to two tasks when a
+   cancelled waiter passes its turn on after a release already woke the head. */
+static void lock_wake_head(struct lock *k)
+{
+    if (coio__list_empty(&k->waiters))
+        return;
+    struct waiter *wt = coio__container_of(k->waiters.next, struct waiter, link);
+    if (!wt->woken) {
+        wt->woken = 1;
+        coio__wake(wt->task, 0);
+    }
+}
+
 void coio_lock_init(coio_lock *l)
 {
+    if (!l)
+        return;
     struct lock *k = L(l);
     k->locked = 0;
     coio__list_init(&k->waiters);
@@ -101,9 +126,9 @@ int coio_lock_acquire(coio_lock *l)
     int code = wait_on(self, &k->waiters, &wt);
     if (code) {
         /* If the lock is free (we may have been handed it), make sure the
-           next waiter gets its turn. */
+           next waiter gets its turn (LK4). */
         if (!k->locked)
-            wake_first(&k->waiters);
+            lock_wake_head(k);
         errno = code;
         return -1;
     }
@@ -123,7 +148,7 @@ int coio_lock_release(coio_lock *l)
         return -1;
     }
     k->locked = 0;
-    wake_first(&k->waiters);
+    lock_wake_head(k);
     return 0;
 }
 
@@ -144,6 +169,8 @@ static inline struct event *E(coio_event *e) { return (struct event *)(void *)e;
 
 void coio_event_init(coio_event *e)
 {
+    if (!e)
+        return;
     E(e)->set = 0;
     coio__list_init(&E(e)->waiters);
 }
@@ -168,15 +195,17 @@ int coio_event_wait(coio_event *e)
 
 void coio_event_set(coio_event *e)
 {
-    struct event *v = E(e);
-    if (v->set)
+    if (!e || E(e)->set)
         return;
-    v->set = 1;
-    while (wake_first(&v->waiters))
-        ;
+    E(e)->set = 1;
+    wake_n(&E(e)->waiters, SIZE_MAX);
 }
 
-void coio_event_clear(coio_event *e) { E(e)->set = 0; }
+void coio_event_clear(coio_event *e)
+{
+    if (e)
+        E(e)->set = 0;
+}
 
 int coio_event_is_set(const coio_event *e)
 {
@@ -196,21 +225,19 @@ static inline struct condition *C(coio_condition *c) { return (struct condition 
 
 void coio_condition_init(coio_condition *c, coio_lock *lock)
 {
+    if (!c)
+        return;
     struct condition *v = C(c);
     coio_lock_init(&v->own);
     v->lock = lock ? lock : &v->own;
     coio__list_init(&v->waiters);
 }
 
-coio_lock *coio_condition_lock(coio_condition *c) { return C(c)->lock; }
-int coio_condition_acquire(coio_condition *c) { return coio_lock_acquire(C(c)->lock); }
-int coio_condition_release(coio_condition *c) { return coio_lock_release(C(c)->lock); }
+coio_lock *coio_condition_lock(coio_condition *c) { return c ? C(c)->lock : NULL; }
+int coio_condition_acquire(coio_condition *c) { return coio_lock_acquire(coio_condition_lock(c)); }
+int coio_condition_release(coio_condition *c) { return coio_lock_release(coio_condition_lock(c)); }
 
-static void notify(struct condition *v, size_t n)
-{
-    for (size_t i = 0; i < n && wake_first(&v->waiters); i++)
-        ;
-}
+static void notify(struct condition *v, size_t n) { wake_n(&v->waiters, n); }
 
 int coio_condition_wait(coio_condition *c)
 {
@@ -241,7 +268,7 @@ int coio_condition_wait(coio_condition *c)
 
 int coio_condition_wait_for(coio_condition *c, int (*pred)(void *), void *arg)
 {
-    if (!pred) {
+    if (!c || !pred) {
         errno = EINVAL;
         return -1;
     }
@@ -267,7 +294,7 @@ int coio_condition_notify(coio_condition *c, size_t n)
 
 int coio_condition_notify_all(coio_condition *c)
 {
-    return coio_condition_notify(c, (size_t)-1);
+    return coio_condition_notify(c, SIZE_MAX);
 }
 
 /* ---- Semaphore -------------------------------------------------------------------- */
@@ -298,6 +325,8 @@ int coio_bounded_semaphore_init(coio_semaphore *s, int value) { return sem_init(
 
 int coio_semaphore_locked(const coio_semaphore *s)
 {
+    if (!s)
+        return 0;
     const struct semaphore *v = (const struct semaphore *)(const void *)s;
     /* Cancelled waiters leave the list at once, so any entry is a live one. */
     return v->value == 0 || !coio__list_empty(&v->waiters);
@@ -344,7 +373,7 @@ int coio_semaphore_release(coio_semaphore *s)
         return -1;
     }
     struct semaphore *v = S(s);
-    if (v->bound >= 0 && v->value >= v->bound) {
+    if ((v->bound >= 0 && v->value >= v->bound) || v->value == INT_MAX) {
         errno = EOVERFLOW;
         return -1;
     }
@@ -355,7 +384,7 @@ int coio_semaphore_release(coio_semaphore *s)
 
 int coio_semaphore_value(const coio_semaphore *s)
 {
-    return ((const struct semaphore *)(const void *)s)->value;
+    return s ? ((const struct semaphore *)(const void *)s)->value : 0;
 }
 
 /* ---- Barrier --------------------------------------------------------------------------- */
@@ -385,11 +414,7 @@ int coio_barrier_init(coio_barrier *b, int parties)
     return 0;
 }
 
-static void barrier_notify_all(struct barrier *v)
-{
-    while (wake_first(&v->waiters))
-        ;
-}
+static void barrier_notify_all(struct barrier *v) { wake_n(&v->waiters, SIZE_MAX); }
 
 /* The last task out ends a drain or reset and lets blocked newcomers in. */
 static void barrier_exit(struct barrier *v)
@@ -472,16 +497,16 @@ int coio_barrier_abort(coio_barrier *b)
 
 int coio_barrier_broken(const coio_barrier *b)
 {
-    return ((const struct barrier *)(const void *)b)->state == BROKEN;
+    return b && ((const struct barrier *)(const void *)b)->state == BROKEN;
 }
 
 int coio_barrier_n_waiting(const coio_barrier *b)
 {
     const struct barrier *v = (const struct barrier *)(const void *)b;
-    return v->state == FILLING ? v->count : 0;
+    return v && v->state == FILLING ? v->count : 0;
 }
 
 int coio_barrier_parties(const coio_barrier *b)
 {
-    return ((const struct barrier *)(const void *)b)->parties;
+    return b ? ((const struct barrier *)(const void *)b)->parties : 0;
 }
