@@ -116,13 +116,16 @@ check-valgrind: $(TEST_BINS)
 
 # ---- benchmarks ---------------------------------------------------------------
 BENCH_SRCS := $(wildcard bench/bench_*.c)
-BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/echo_server $(BUILD)/bench/echo_client
 
 $(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ibench $< -o $@ $(LIB_A) $(SAN_LD) $(LDLIBS)
 
+# Peers (bench/peers/) are built when their toolchains are installed; run.sh
+# takes BENCH_QUICK=1, REPEAT, BENCH_IMPLS, BENCH_WORKLOADS (see its header).
 bench: $(BENCH_BINS)
+	@CC="$(CC)" CXX="$(CXX)" sh bench/peers/build.sh $(BUILD)/bench/peers
 	@sh bench/run.sh $(BUILD)
 
 # ---- install ------------------------------------------------------------------

@@ -4,7 +4,9 @@
 #ifndef COIO_BENCH_H
 #define COIO_BENCH_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

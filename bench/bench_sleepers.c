@@ -1,8 +1,8 @@
 /* W3 sleepers: N tasks alive at once, each sleeps 1.0 s then exits. Wall time
  * from first spawn to last join, and bytes per task =
- * (peak RSS at N - peak RSS at 1) / N. Usage: bench_sleepers N (default runs
- * 1 and 100,000, then 1,000,000). Each N runs in a fresh process so that
- * peak RSS is that run's own. */
+ * (peak RSS at N - peak RSS at 1) / N. Usage: bench_sleepers [N...] (default
+ * 100,000 and 1,000,000; N = 1 always runs first as the baseline). Each N runs
+ * in a fresh process so that peak RSS is that run's own. */
 #include "bench.h"
 #include "coio.h"
 
@@ -59,14 +59,12 @@ static struct result run_child(long n)
 int main(int argc, char **argv)
 {
     struct result base = run_child(1);
-    long sizes[2] = {100000, 1000000};
-    int count = 2;
-    if (argc > 1) {
-        sizes[0] = atol(argv[1]);
-        count = 1;
-    }
+    static const long defaults[2] = {100000, 1000000};
+    int count = argc > 1 ? argc - 1 : 2;
     for (int i = 0; i < count; i++) {
-        long n = sizes[i];
+        long n = argc > 1 ? atol(argv[i + 1]) : defaults[i];
+        if (n < 1)
+            continue;
         struct result r = run_child(n);
         char wl[32];
         snprintf(wl, sizeof wl, "W3-%ldk", n / 1000);
