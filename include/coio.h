@@ -340,7 +340,8 @@ COIO_API coio_future *coio_future_new(void);
 
 /* Complete f with a result / an error (err > 0, msg copied, may be NULL);
    wakes awaiters and schedules done-callbacks. Returns 0, or -1 with errno
-   EALREADY (f is already done), EINVAL (NULL, f is a task, err <= 0). */
+   EALREADY (f is already done: finished, failed or cancelled; asyncio's
+   InvalidStateError), EINVAL (NULL, f is a task, err <= 0). */
 COIO_API int coio_future_set_result(coio_future *f, void *result);
 COIO_API int coio_future_set_error(coio_future *f, int err, const char *msg);
 
@@ -365,51 +366,93 @@ static inline int coio_future_remove_done_callback(coio_future *f, void (*cb)(co
 
 #define COIO_RETURN_EXCEPTIONS 1
 
-/* Wait for every aws[i] (tasks or futures; the same one may appear twice).
-   results[i] gets each result (NULL for failures); codes[i] (may be NULL)
-   gets 0, the failure code, or ECANCELED.
+/* Waiting on several tasks/futures (gather, wait, as_completed) puts one small
+   record per entry on each of them: on the calling task's stack for n <= 8;
+   for larger n, gather and wait allocate one array per call (ENOMEM). The
+   entries must belong to the caller's loop; they are retained while waited on.
+   A call whose condition already holds returns without suspending, so it does
+   not deliver a pending cancellation (as coio_await on a done task). */
+
+/* asyncio.gather: wait for every aws[i] (tasks or futures; the same one may
+   appear several times). results[i] gets each result (NULL for failures and
+   for children still running); codes[i] gets 0, the failure code, ECANCELED
+   for a cancelled child, or EAGAIN for one still running. Either array may be
+   NULL; both are filled on every return except EINVAL/EDEADLK/ENOMEM.
    Without COIO_RETURN_EXCEPTIONS: returns 0 when all finished, or -1 with
-   errno = the first failing child's code as soon as it fails (ECANCELED for a
-   cancelled child); the other children are not cancelled and keep running.
-   With it: waits for all and returns 0.
-   If the calling task is cancelled, every unfinished child is cancelled, gather
-   waits for them all and returns -1/ECANCELED. n == 0 returns 0 at once.
-   Other errors: EINVAL (not in a task, aws NULL with n > 0, a NULL or foreign
-   entry), ENOMEM (n > 8 needs a small allocation). */
+   errno = the first failing child's code as soon as it fails (the first in
+   argument order if several failed before the call); the other children are
+   not cancelled and keep running. With it: waits for all and returns 0.
+   gather reports the children's errors, so it marks all of them retrieved,
+   later ones included (no "never retrieved" report for them).
+   If the calling task is cancelled, every unfinished child is cancelled and
+   gather waits until all of them have ended, then returns -1/ECANCELED — even
+   with COIO_RETURN_EXCEPTIONS, and even if every child absorbed the cancel. A
+   cancel that arrives after the gather completed but before the caller
+   resumed also gives ECANCELED and touches no child. Every ECANCELED return
+   (a cancelled child included) counts as a cancellation delivered to the
+   caller, as with coio_await: call coio_absorb_cancel() to carry on.
+   n == 0 returns 0 at once. Other errors: EINVAL (not in a task, aws NULL with
+   n > 0, a NULL entry or one of another or a closed loop, flags other than
+   COIO_RETURN_EXCEPTIONS), EDEADLK (the caller is among aws), ENOMEM. */
 COIO_API int coio_gather(coio_task *const *aws, size_t n, void **results, int *codes, int flags);
 
 #define COIO_FIRST_COMPLETED 1
 #define COIO_FIRST_EXCEPTION 2
 #define COIO_ALL_COMPLETED 4
 
-/* asyncio.wait: wait until return_when holds or timeout seconds pass (< 0: no
-   limit), then split aws into done[] and pending[] (each in input order,
-   duplicates collapsed; either array may be NULL; counts in *ndone and *npending).
-   A timeout is not an error and cancels nothing; errors of done tasks are not
-   retrieved. Returns 0, or -1 with errno EINVAL (n == 0, bad return_when, not
-   in a task, NULL entry), ECANCELED (the caller was cancelled; the tasks go
-   on), ENOMEM. */
+/* asyncio.wait: wait until return_when holds or timeout seconds pass (< 0 or
+   INFINITY: no limit; 0: one loop iteration), then split aws into done[] and
+   pending[] (each in input order, duplicates collapsed, the same pointers as in
+   aws; either array may be NULL, else it needs room for n; the counts go to
+   *ndone and *npending when those are not NULL). The split is made when the
+   caller resumes, so a task finishing in the same iteration as the timeout is
+   done. FIRST_EXCEPTION waits for a failure (a cancelled task does not count)
+   or for all. A timeout is not an error and cancels nothing; errors of done
+   tasks are not retrieved. Returns 0, or -1 with errno EINVAL (n == 0, aws
+   NULL, bad return_when, NaN timeout, not in a task, a NULL or foreign entry),
+   EDEADLK (the caller is among aws), ECANCELED (the caller was cancelled; the
+   tasks go on; outputs not written), ENOMEM. */
 COIO_API int coio_wait(coio_task *const *aws, size_t n, double timeout, int return_when,
                        coio_task **done, size_t *ndone, coio_task **pending, size_t *npending);
 
-/* asyncio.wait_for: await t for at most timeout seconds (< 0: no limit). On
-   timeout t is cancelled and waited for until it has really finished; then
-   -1/ETIMEDOUT, unless t absorbed the cancel and returned a value (returned
-   as 0 + *result) or failed with another error (that error). Cancelling the
-   caller cancels t too and gives ECANCELED. Other errors as coio_await. */
+/* asyncio.wait_for: await t for at most timeout seconds (< 0 or INFINITY: no
+   limit, a plain coio_await). A t already done gives its outcome at once, even
+   with timeout <= 0. On timeout (at once for timeout <= 0) t is cancelled and
+   waited for until it has really finished (a task that has not started never
+   runs); then -1/ETIMEDOUT, unless t absorbed the cancel and returned a value
+   (returned as 0 + *result) or failed with another error (that error). If t
+   completed but the deadline fired before the caller resumed, the timeout
+   wins (ETIMEDOUT; t keeps its outcome). Cancelling the caller cancels t too,
+   waits for t's end and gives ECANCELED (or t's value if t absorbed it), also
+   during the cancellation that follows a timeout. Other errors as coio_await:
+   EINVAL (also for a NaN timeout), EDEADLK, t's own failure code. */
 COIO_API int coio_wait_for(coio_task *t, double timeout, void **result);
 
 /* asyncio.shield: a new future (one reference for the caller) that completes
-   like t, but whose cancellation does not cancel t. If t is already done,
-   returns t itself with an extra reference. NULL with errno EINVAL/ENOMEM. */
+   like t (result, or error code and message, or cancelled when t is), but
+   whose cancellation does not cancel t. Once the outer future is cancelled, a
+   later failure of t counts as retrieved. t and the new future are kept alive
+   until t completes. If t is already done, returns t itself with an extra
+   reference. Usable outside a task. NULL with errno EINVAL (t NULL or its loop
+   closed) or ENOMEM. */
 COIO_API coio_future *coio_shield(coio_task *t);
 
-/* asyncio.as_completed as an iterator: yields the given tasks in the order
-   they finish (duplicates collapsed). timeout (< 0: none) bounds the whole
-   iteration. coio_as_completed_next() stores the next finished task (a
-   borrowed pointer) in *t and returns 1, returns 0 when all were yielded, or
-   -1 with errno ETIMEDOUT (the deadline passed; nothing is cancelled and the
-   iterator may be asked again), ECANCELED, EINVAL (not in a task). */
+/* asyncio.as_completed as an iterator: yields the given tasks themselves in the
+   order they finish (those already done first, in input order; duplicates
+   collapsed). _new allocates the iterator, retains the tasks and starts
+   watching them at once (usable outside a task; NULL with errno EINVAL for aws
+   NULL with n > 0, a NULL entry, entries of different or closed loops, a NaN
+   timeout; or ENOMEM). timeout (< 0 or INFINITY: none) is a deadline for the
+   whole iteration counted from _new; tasks finishing after it are not yielded.
+   coio_as_completed_next() stores the next finished task (borrowed: valid
+   while the iterator lives) in *t (t may be NULL) and returns 1; returns 0
+   once every task was yielded or timed out; or -1 with errno ETIMEDOUT (the
+   deadline passed: nothing is cancelled, and each further call returns
+   ETIMEDOUT once per task not yielded, then 0), ECANCELED (the caller was
+   cancelled; the iterator stays usable), EBUSY (another task is waiting in
+   next on it), EBADF (the iterator was freed while this call waited), EINVAL
+   (it NULL, not in a task, another loop). _free drops the references; NULL is
+   ignored. */
 typedef struct coio_as_completed coio_as_completed;
 COIO_API coio_as_completed *coio_as_completed_new(coio_task *const *aws, size_t n, double timeout);
 COIO_API int coio_as_completed_next(coio_as_completed *it, coio_task **t);
@@ -428,7 +471,9 @@ COIO_API void coio_as_completed_free(coio_as_completed *it);
    When the deadline passes, the task is cancelled (its current or next wait
    returns ECANCELED). coio_timeout_exit turns that into ETIMEDOUT only for
    this scope's own cancellation (nested scopes and outside cancels pass
-   through), restores coio_cancelling() and absorbs the cancel it converted.
+   through) and restores coio_cancelling(); the scope's own cancel ends there
+   (converted, or swallowed or replaced by the body: the task does not end
+   CANCELLED because of it).
    rc is the body's last return value; when rc < 0, errno must still hold its
    error. A deadline already reached fires on the next loop iteration, so even
    a coio_yield() inside the scope times out. Scopes nest; each must be exited

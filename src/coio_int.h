@@ -9,6 +9,7 @@
 #include "arch.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -70,9 +71,10 @@ struct coio__timer {
     int64_t when;   /* deadline, CLOCK_MONOTONIC ns */
     uint64_t seq;   /* scheduling order: breaks ties so equal deadlines are FIFO */
     size_t index;   /* position in heap.v, or COIO_NOT_IN_HEAP */
-    uint8_t kind;   /* COIO__TIMER_TASK (a task's sleep/timeout) or COIO__TIMER_HANDLE */
+    uint8_t kind;   /* COIO__TIMER_TASK (a task's sleep/timeout), COIO__TIMER_HANDLE or
+                       COIO__TIMER_ICB (an internal callback, struct coio__icb) */
 };
-enum { COIO__TIMER_TASK = 1, COIO__TIMER_HANDLE = 2 };
+enum { COIO__TIMER_TASK = 1, COIO__TIMER_HANDLE = 2, COIO__TIMER_ICB = 3 };
 
 struct coio__heap {
     struct coio__timer **v; /* owned by the heap (realloc'd; grows, never per insert once warm) */
@@ -96,9 +98,31 @@ static inline struct coio__timer *coio__heap_top(const struct coio__heap *h)
    run. Invariant: on at most one queue (loop->ready or loop->batch). */
 struct coio__runnable {
     struct coio__runnable *next;
-    uint8_t kind; /* COIO__RUN_TASK or COIO__RUN_HANDLE */
+    uint8_t kind; /* COIO__RUN_TASK, COIO__RUN_HANDLE or COIO__RUN_ICB */
 };
-enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2 };
+enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2, COIO__RUN_ICB = 3 };
+
+/* An internal callback that needs no allocation: it lives in its owner's
+   storage (a timeout scope, a task-group child record) and runs fn in the
+   loop context in ready-queue order, as a call_soon handle would; its timer,
+   when armed in loop->heap, queues it when due, as call_at would. The owner
+   takes it off the heap / ready queue (coio__ready_remove) before the storage
+   goes away; loop close only clears `queued`. */
+struct coio__icb {
+    struct coio__runnable run;  /* kind COIO__RUN_ICB; on ready/batch while queued */
+    struct coio__timer timer;   /* kind COIO__TIMER_ICB; in loop->heap while armed */
+    void (*fn)(struct coio__icb *cb);
+    uint8_t queued;
+};
+
+/* A structured scope (timeout scope, task group) entered by a task, whose
+   storage is usually on that task's stack. If the task ends while the scope
+   is still entered (coio_fail from inside it, loop close), abandon() detaches
+   it from the loop, so that no timer or callback refers to dead storage. */
+struct coio__scope {
+    struct coio__scope *next;   /* the next outer scope of the same task */
+    void (*abandon)(struct coio__scope *s);
+};
 
 /* An entry on a future's completion list: an awaiting task or a done-callback.
    Entries are processed in registration order when the future completes. */
@@ -198,8 +222,11 @@ struct coio__task {
     struct coio__list all_link; /* on loop->tasks while not done */
     struct coio__stack stack;   /* the stack this struct lives at the top of */
     uint64_t *canary;           /* unguarded stacks: the lowest word, which must stay 0 */
-    const coio_taskgroup *group_error; /* the group whose failures a COIO_EGROUP
-                                          failure carries (lives on this stack) */
+    const coio_taskgroup *group_error; /* the failures of the last task group whose
+                                          exit failed in this task, for a COIO_EGROUP
+                                          failure: a heap copy, one reference owned
+                                          here (taskgroup.c), released with the task */
+    struct coio__scope *scopes; /* entered timeout scopes / task groups, innermost first */
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
@@ -241,6 +268,8 @@ struct coio__fd {
     struct coio__task *wr;  /* task waiting for writability, or NULL */
     uint8_t registered;     /* added to the poller (edge-triggered, both directions) */
     uint8_t known;          /* O_NONBLOCK was ensured */
+    int err;                /* socket error an event carried (the poller may have
+                               consumed SO_ERROR), for coio_connect; else 0 */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -274,6 +303,12 @@ struct coio_loop {
     uint64_t timer_seq, task_seq, fut_seq;
     uint8_t running, stopping, closed;
     coio_loop *prev_current;         /* thread's current loop before run started */
+    /* Set by other threads and signal handlers (threadsafe.c, signal.c) when they
+       left work for this loop; the loop clears it when it takes that work. */
+    atomic_uint xpending;
+    struct coio__xq *xq;             /* call_soon_threadsafe queue; owned (threadsafe.c) */
+    coio_executor *default_ex;       /* coio_to_thread's pool, made on first use; joined
+                                        and freed by coio_loop_close (executor.c) */
 #ifdef COIO_ASAN
     const void *thread_stack_bottom; /* the loop context's stack, for ASan */
     size_t thread_stack_size;
@@ -323,8 +358,50 @@ COIO_HIDDEN void coio__task_release_loopref(struct coio__task *t);
 COIO_HIDDEN void coio__run_done_callback(coio_handle *h);
 COIO_HIDDEN void coio__task_destroy_pending(struct coio__task *t); /* loop close */
 
+/* Timeout scopes and task groups (timeout.c, taskgroup.c). */
+/* Abandon the scopes t left entered: it is ending (task exit, loop close). */
+static inline void coio__scopes_abandon(struct coio__task *t)
+{
+    while (t->scopes) {
+        struct coio__scope *s = t->scopes;
+        t->scopes = s->next;
+        s->abandon(s);
+    }
+}
+/* Drop the task's reference to its group_error copy. */
+COIO_HIDDEN void coio__group_error_release(const coio_taskgroup *g);
+
+/* Cross-thread calls (threadsafe.c), the thread pool (executor.c), signals
+   (signal.c). */
+struct coio__xq;
+COIO_HIDDEN int coio__xq_open(coio_loop *l);
+/* Queue the batch of cross-thread calls (and due signal callbacks) on the
+   ready queue; called by the loop when xpending is set. */
+COIO_HIDDEN void coio__xq_schedule(coio_loop *l);
+/* Post cb(arg) to the loop of q from any thread; drop(arg), if not NULL, runs
+   instead when the loop closes first. Returns 0, or -1 with errno EINVAL (the
+   loop is closed: neither runs) or ENOMEM. */
+COIO_HIDDEN int coio__xq_post(struct coio__xq *q, void (*cb)(void *), void (*drop)(void *), void *arg);
+COIO_HIDDEN struct coio__xq *coio__xq_ref(struct coio__xq *q);
+COIO_HIDDEN void coio__xq_unref(struct coio__xq *q);   /* any thread */
+/* Loop close, after its tasks are gone and before the poller is: join the
+   default pool, give back signals, drop cross-thread calls not yet run. */
+COIO_HIDDEN void coio__threads_loop_close(coio_loop *l);
+COIO_HIDDEN void coio__executor_loop_close(coio_loop *l);
+COIO_HIDDEN void coio__signal_loop_close(coio_loop *l);
+/* Run the callbacks of signals that arrived for l (loop thread). */
+COIO_HIDDEN void coio__signal_dispatch(coio_loop *l);
+/* coio_run's SIGINT handling (R3): installed only over SIG_DFL. */
+struct coio__run_sigint {
+    coio_task *main;    /* cancelled by the first SIGINT */
+    int interrupted;    /* a SIGINT cancelled main */
+    int installed;
+};
+COIO_HIDDEN void coio__sigint_run_begin(coio_loop *l, struct coio__run_sigint *rs);
+COIO_HIDDEN void coio__sigint_run_end(coio_loop *l, struct coio__run_sigint *rs);
+
 /* I/O (io.c). */
-COIO_HIDDEN void coio__io_event(coio_loop *l, int fd, unsigned ev);
+COIO_HIDDEN void coio__io_event(coio_loop *l, int fd, unsigned ev, int err);
 COIO_HIDDEN void coio__io_close_all(coio_loop *l);
 
 #endif

@@ -10,6 +10,7 @@
 #include "poller.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static struct coio__fd *slot(coio_loop *l, int fd)
         return &l->fds[fd];
     int n = l->nfds ? l->nfds : 64;
     while (n <= fd)
-        n *= 2;
+        n = n > INT_MAX / 2 ? INT_MAX : n * 2; /* fds near INT_MAX exist (nr_open) */
     struct coio__fd *v = realloc(l->fds, (size_t)n * sizeof *v);
     if (!v) {
         errno = ENOMEM;
@@ -46,6 +47,10 @@ static struct coio__task *prepare(int fd, struct coio__fd **out)
         errno = EBADF;
         return NULL;
     }
+    /* Grow the table only for an fd that is open: a wild number must not
+       make it allocate (and touch) gigabytes. */
+    if (fd >= self->f.loop->nfds && fcntl(fd, F_GETFD) < 0)
+        return NULL;
     struct coio__fd *s = slot(self->f.loop, fd);
     if (!s)
         return NULL;
@@ -61,17 +66,38 @@ static struct coio__task *prepare(int fd, struct coio__fd **out)
     return self;
 }
 
+/* Wake the tasks waiting on s's fd with code (its file is gone). */
+static void drop_waiters(coio_loop *l, struct coio__fd *s, int code)
+{
+    if (s->rd) {
+        struct coio__task *t = s->rd;
+        s->rd = NULL;
+        l->io_waiters--;
+        coio__wake(t, code);
+    }
+    if (s->wr) {
+        struct coio__task *t = s->wr;
+        s->wr = NULL;
+        l->io_waiters--;
+        coio__wake(t, code);
+    }
+}
+
 /* A fresh fd number from the kernel: whatever the table knew of an earlier fd
-   with this number is stale. */
+   with this number is stale, including tasks still waiting on that earlier
+   file (it was closed with a plain close(2)): they get EBADF, as coio_close
+   would have given them, instead of waiting forever or blocking the slot. */
 static void reset_slot(coio_loop *l, int fd, bool nonblocking)
 {
     struct coio__fd *s = slot(l, fd);
     if (!s)
         return;
+    drop_waiters(l, s, EBADF);
     if (s->registered)
         coio__poll_del(l->poller, fd);
     s->registered = 0;
     s->known = nonblocking;
+    s->err = 0;
 }
 
 struct fd_wait {
@@ -125,11 +151,13 @@ static int wait_fd(struct coio__task *self, int fd, bool write, int64_t deadline
     return 0;
 }
 
-void coio__io_event(coio_loop *l, int fd, unsigned ev)
+void coio__io_event(coio_loop *l, int fd, unsigned ev, int err)
 {
     if (fd < 0 || fd >= l->nfds)
         return;
     struct coio__fd *s = &l->fds[fd];
+    if (err)
+        s->err = err;
     if ((ev & COIO__POLL_IN) && s->rd) {
         struct coio__task *t = s->rd;
         s->rd = NULL;
@@ -260,6 +288,7 @@ int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     struct coio__task *self = prepare(fd, &s);
     if (!self)
         return -1;
+    s->err = 0;
     if (connect(fd, addr, addrlen) == 0)
         return 0;
     if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
@@ -271,6 +300,12 @@ int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
         socklen_t len = sizeof err;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
             return -1;
+        /* The table may have moved while we waited; the poller may have
+           consumed SO_ERROR and passed the error on in the event. */
+        s = &self->f.loop->fds[fd];
+        if (err == 0 && s->err)
+            err = s->err;
+        s->err = 0;
         if (err == 0) {
             /* Writable with no error may still be a connect in progress
                after a spurious wake: confirm with getpeername. */
@@ -303,22 +338,12 @@ int coio_close(int fd)
     coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
     if (l && !l->closed && fd >= 0 && fd < l->nfds) {
         struct coio__fd *s = &l->fds[fd];
-        if (s->rd) {
-            struct coio__task *t = s->rd;
-            s->rd = NULL;
-            l->io_waiters--;
-            coio__wake(t, EBADF);
-        }
-        if (s->wr) {
-            struct coio__task *t = s->wr;
-            s->wr = NULL;
-            l->io_waiters--;
-            coio__wake(t, EBADF);
-        }
+        drop_waiters(l, s, EBADF);
         if (s->registered)
             coio__poll_del(l->poller, fd);
         s->registered = 0;
         s->known = 0;
+        s->err = 0;
     }
     return close(fd);
 }

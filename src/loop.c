@@ -70,6 +70,7 @@ void coio__loop_unref(coio_loop *l)
 {
     if (--l->refs == 0) {
         l->magic = 0;
+        coio__xq_unref(l->xq);
         free(l);
     }
 }
@@ -167,7 +168,8 @@ static struct coio__task *next_task(coio_loop *l)
            do nothing else first: no I/O to poll, no timers, no stop, and the
            run_until_complete target still pending. */
         if (!l->ready || l->stopping || l->io_waiters || l->heap.n ||
-            (l->until && l->until->state != COIO_PENDING))
+            (l->until && l->until->state != COIO_PENDING) ||
+            atomic_load_explicit(&l->xpending, memory_order_relaxed))
             return NULL;
         take_ready_as_batch(l);
     }
@@ -240,6 +242,8 @@ _Noreturn void coio__task_exit(struct coio__task *t)
 {
     coio_loop *l = t->f.loop;
     coio__check_canary(t);
+    /* Scopes left entered (coio_fail inside one) must not outlive the task. */
+    coio__scopes_abandon(t);
     if (t->timer.index != COIO_NOT_IN_HEAP)
         coio__heap_remove(&l->heap, &t->timer);
     coio__list_del(&t->all_link);
@@ -345,7 +349,13 @@ coio_handle *coio_call_later(coio_loop *loop, double delay, void (*cb)(void *), 
         errno = EINVAL;
         return NULL;
     }
-    return schedule(loop, coio__deadline_ns(delay), cb, arg);
+    if (delay > 0)
+        return schedule(loop, coio__deadline_ns(delay), cb, arg);
+    /* A negative delay keeps its distance into the past, so that due timers
+       run by deadline: call_later(-2) before call_later(-1) (L4). */
+    int64_t now = coio__now_ns();
+    int64_t ns = delay * 1e9 <= (double)-now ? 0 : now + (int64_t)(delay * 1e9);
+    return schedule(loop, ns, cb, arg);
 }
 
 coio_handle *coio_call_at(coio_loop *loop, double when, void (*cb)(void *), void *arg)
@@ -383,7 +393,8 @@ int coio_handle_cancelled(const coio_handle *h) { return h && h->cancelled; }
 
 double coio_handle_when(const coio_handle *h)
 {
-    return h && h->type == COIO__H_CALL && h->timer.seq ? (double)h->timer.when / 1e9 : 0.0;
+    /* call_soon handles keep when == 0 (the first timer of a loop has seq 0). */
+    return h && h->type == COIO__H_CALL ? (double)h->timer.when / 1e9 : 0.0;
 }
 
 coio_handle *coio_handle_retain(coio_handle *h)
@@ -407,6 +418,12 @@ static void fire_timer(coio_loop *l, struct coio__timer *tm)
         coio_handle *h = coio__container_of(tm, coio_handle, timer);
         l->heap_need--;
         coio__ready_push(l, &h->run);
+        return;
+    }
+    if (tm->kind == COIO__TIMER_ICB) {
+        struct coio__icb *cb = coio__container_of(tm, struct coio__icb, timer);
+        cb->queued = 1;
+        coio__ready_push(l, &cb->run);
         return;
     }
     struct coio__task *t = coio__container_of(tm, struct coio__task, timer);
@@ -433,8 +450,11 @@ static void run_once(coio_loop *l)
         struct coio__pollev ev[128];
         int n = coio__poll_wait(l->poller, timeout, ev, 128);
         for (int i = 0; i < n; i++)
-            coio__io_event(l, ev[i].fd, ev[i].events);
+            coio__io_event(l, ev[i].fd, ev[i].events, ev[i].err);
     }
+    /* Work from other threads or signal handlers runs in this batch. */
+    if (atomic_load_explicit(&l->xpending, memory_order_relaxed))
+        coio__xq_schedule(l);
     if (l->heap.n) {
         int64_t now = coio__now_ns();
         while ((top = coio__heap_top(&l->heap)) && top->when <= now) {
@@ -451,6 +471,10 @@ static void run_once(coio_loop *l)
             t->queued = 0;
             ctx_switch(l, NULL, t, false);
             release_zombie(l);
+        } else if (r->kind == COIO__RUN_ICB) {
+            struct coio__icb *cb = coio__container_of(r, struct coio__icb, run);
+            cb->queued = 0;
+            cb->fn(cb);
         } else {
             run_handle(l, coio__container_of(r, coio_handle, run));
         }
@@ -467,6 +491,13 @@ coio_loop *coio_loop_new(void)
         return NULL;
     if (coio__poll_open(&l->poller) < 0) {
         int e = errno;
+        free(l);
+        errno = e;
+        return NULL;
+    }
+    if (coio__xq_open(l) < 0) {
+        int e = errno;
+        coio__poll_close(l->poller);
         free(l);
         errno = e;
         return NULL;
@@ -576,6 +607,13 @@ int coio_loop_run_until_complete(coio_loop *loop, coio_task *t, void **result)
         if (loop->stopping)
             break;
     }
+    /* asyncio stops the run from a done-callback of t, which call_soon queues:
+       what was ready when t finished (t's own done-callbacks, the first step of
+       a task t spawned) still runs in one more iteration before the run ends. */
+    if (t->state != COIO_PENDING && !loop->stopping) {
+        loop->stopping = 1;
+        run_once(loop);
+    }
     end_run(loop);
     int rc = coio__outcome(t, result);
     int e = errno;
@@ -629,7 +667,8 @@ int coio_run(void *(*main)(void *), void *arg, void **result)
     coio_loop *l = coio_loop_new();
     if (!l)
         return -1;
-    coio__tls_loop = l;
+    /* l is not made current: while it runs it is the running loop, and the
+       runs' end_run gives the thread back prev (unless main closed prev). */
     coio_task *t = coio_loop_spawn(l, NULL, main, arg);
     if (!t) {
         int e = errno;
@@ -638,12 +677,19 @@ int coio_run(void *(*main)(void *), void *arg, void **result)
         errno = e;
         return -1;
     }
+    /* R3: the first SIGINT cancels main, the second ends the process. */
+    struct coio__run_sigint rs = {t, 0, 0};
+    coio__sigint_run_begin(l, &rs);
     int rc = coio_loop_run_until_complete(l, t, result);
     int e = errno;
+    coio__sigint_run_end(l, &rs);
+    /* KeyboardInterrupt replaces CancelledError when the SIGINT's cancel was
+       the only one (asyncio: uncancel() == 0). */
+    if (rc < 0 && e == ECANCELED && rs.interrupted && coio_task_cancelling(t) <= 1)
+        e = EINTR;
     shutdown_tasks(l);
     coio_task_release(t);
     coio_loop_close(l);
-    coio__tls_loop = prev && coio__loop_valid(prev) ? prev : NULL;
     if (rc < 0)
         errno = e;
     return rc;
@@ -662,6 +708,9 @@ int coio_loop_close(coio_loop *l)
     if (l->closed)
         return 0;
     l->closed = 1;
+    /* The running loop must not restore a freed loop as current when it ends. */
+    if (coio__tls_running && coio__tls_running->prev_current == l)
+        coio__tls_running->prev_current = NULL;
     release_zombie(l);
     /* Queued entries first: tasks on the ready queue may be freed below. */
     struct coio__runnable *lists[2] = {l->batch, l->ready};
@@ -673,6 +722,8 @@ int coio_loop_close(coio_loop *l)
             next = r->next;
             if (r->kind == COIO__RUN_TASK) {
                 coio__container_of(r, struct coio__task, run)->queued = 0;
+            } else if (r->kind == COIO__RUN_ICB) {
+                coio__container_of(r, struct coio__icb, run)->queued = 0;
             } else {
                 coio_handle *h = coio__container_of(r, coio_handle, run);
                 h->done = 1;
@@ -688,12 +739,15 @@ int coio_loop_close(coio_loop *l)
     }
     struct coio__timer *tm;
     while ((tm = coio__heap_pop(&l->heap))) {
+        if (tm->kind == COIO__TIMER_ICB) /* owners disarm their own (scope abandon) */
+            continue;
         coio__assert(tm->kind == COIO__TIMER_HANDLE);
         coio_handle *h = coio__container_of(tm, coio_handle, timer);
         h->done = 1;
         coio__handle_unref(h);
     }
     coio__heap_free(&l->heap);
+    coio__threads_loop_close(l);
     coio__io_close_all(l);
     coio__poll_close(l->poller);
     l->poller = NULL;

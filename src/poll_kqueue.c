@@ -1,5 +1,6 @@
 /* poll_kqueue.c — the BSD/macOS poller: one kqueue, EVFILT_READ and
- * EVFILT_WRITE registered once per fd with EV_CLEAR (edge-triggered). */
+ * EVFILT_WRITE registered once per fd with EV_CLEAR (edge-triggered), and an
+ * EVFILT_USER event for cross-thread wake-ups. */
 #include "poller.h"
 
 #include <errno.h>
@@ -8,7 +9,12 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
+#include <time.h> /* struct timespec under -std=c11 (libkqueue's header only declares it) */
 #include <unistd.h>
+
+/* The ident of the wake-up event: EVFILT_USER idents are their own
+   namespace, so it cannot clash with an fd. */
+#define WAKE_IDENT 1
 
 struct coio__poller {
     int kq;
@@ -28,6 +34,15 @@ int coio__poll_open(struct coio__poller **pp)
         return -1;
     }
     fcntl(p->kq, F_SETFD, FD_CLOEXEC);
+    struct kevent ch;
+    EV_SET(&ch, WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+    if (kevent(p->kq, &ch, 1, NULL, 0, NULL) < 0) {
+        int e = errno;
+        close(p->kq);
+        free(p);
+        errno = e;
+        return -1;
+    }
     *pp = p;
     return 0;
 }
@@ -43,6 +58,13 @@ void coio__poll_close(struct coio__poller *p)
 int coio__poll_add(struct coio__poller *p, int fd)
 {
     struct kevent ch[2];
+#ifdef LIBKQUEUE
+    /* libkqueue (kqueue emulated over epoll on Linux) cannot see close(2), so
+       the knotes of a closed fd outlive it and an EV_ADD for a new file with
+       the same number would only modify them. Drop any such leftovers first;
+       this runs once per registration, not per wait. */
+    coio__poll_del(p, fd);
+#endif
     EV_SET(&ch[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
     EV_SET(&ch[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, NULL);
     return kevent(p->kq, ch, 2, NULL, 0, NULL) < 0 ? -1 : 0;
@@ -73,15 +95,33 @@ int coio__poll_wait(struct coio__poller *p, int64_t timeout_ns, struct coio__pol
         return errno == EINTR ? 0 : -1;
     /* kqueue reports each filter separately; the caller copes with one fd
        appearing twice. Errors and EOF wake both sides. */
+    int m = 0;
     for (int i = 0; i < r; i++) {
         struct kevent *k = &p->evs[i];
+        if (k->filter == EVFILT_USER) /* a wake-up; EV_CLEAR has reset it */
+            continue;
         unsigned out = k->filter == EVFILT_READ ? COIO__POLL_IN : COIO__POLL_OUT;
         if (k->flags & (EV_EOF | EV_ERROR))
             out = COIO__POLL_IN | COIO__POLL_OUT;
-        ev[i].fd = (int)k->ident;
-        ev[i].events = out;
+        ev[m].fd = (int)k->ident;
+        ev[m].events = out;
+        /* With EV_EOF, fflags holds the socket error (libkqueue reads it with
+           SO_ERROR, which clears it: this is the only copy). */
+        ev[m].err = (k->flags & EV_EOF) ? (int)k->fflags : 0;
+        m++;
     }
-    return r;
+    return m;
+}
+
+void coio__poll_wakeup(struct coio__poller *p)
+{
+    /* kevent(2) is a plain system call, safe in a signal handler. */
+    int e = errno;
+    struct kevent ch;
+    EV_SET(&ch, WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    while (kevent(p->kq, &ch, 1, NULL, 0, NULL) < 0 && errno == EINTR)
+        ;
+    errno = e;
 }
 
 const char *coio__poll_name(void) { return "kqueue"; }

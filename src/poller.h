@@ -1,6 +1,6 @@
 /* poller.h — the contract every poller backend (poll_epoll.c, poll_kqueue.c)
  * implements. Backends only translate between the kernel interface and these
- * four calls; all policy (waiters, readiness, timeouts) lives in io.c/loop.c.
+ * calls; all policy (waiters, readiness, timeouts) lives in io.c/loop.c.
  */
 #ifndef COIO_POLL_H
 #define COIO_POLL_H
@@ -17,6 +17,8 @@ struct coio__poller;
 struct coio__pollev {
     int fd;
     unsigned events; /* COIO__POLL_IN | COIO__POLL_OUT */
+    int err;         /* a socket error the backend read, and so may have cleared
+                        from SO_ERROR (libkqueue does), or 0: coio_connect's result */
 };
 
 /* Create a poller (close-on-exec). Returns 0 or -1 with errno. */
@@ -33,6 +35,13 @@ void coio__poll_del(struct coio__poller *p, int fd);
 /* Wait up to timeout_ns (< 0: forever, 0: don't block) and fill ev[0..n).
    Returns the number of events (0 on timeout or EINTR), or -1 with errno. */
 int coio__poll_wait(struct coio__poller *p, int64_t timeout_ns, struct coio__pollev *ev, int n);
+
+/* Make the coio__poll_wait in progress, or the next one, return soon. Callable
+   from any thread and from a signal handler (async-signal-safe, never blocks).
+   Wake-ups are not reported as events, and several may collapse into one. The
+   wake-up object (an eventfd, or an EVFILT_USER event) is made by
+   coio__poll_open and freed by coio__poll_close. */
+void coio__poll_wakeup(struct coio__poller *p);
 
 /* "epoll" or "kqueue". */
 const char *coio__poll_name(void);

@@ -236,6 +236,9 @@ int coio_future_set_error(coio_future *f, int err, const char *msg)
 void coio__future_complete(coio_future *f)
 {
     coio_loop *l = f->loop;
+    /* A notify may drop the last reference it held (shield does): keep f alive until
+       the list is drained. A task's loop reference makes this a no-op for tasks. */
+    f->refs++;
     /* Awaiters and done-callbacks, in the order they registered. */
     while (!coio__list_empty(&f->cnodes)) {
         struct coio__cnode *n = coio__container_of(f->cnodes.next, struct coio__cnode, link);
@@ -249,6 +252,7 @@ void coio__future_complete(coio_future *f)
             coio__ready_push(l, &h->run);
         }
     }
+    coio_task_release(f);
 }
 
 void coio__run_done_callback(coio_handle *h)
@@ -279,6 +283,9 @@ static void await_unlink(struct coio__wait *w)
 {
     struct await_wait *aw = coio__container_of(w, struct await_wait, w);
     coio__list_del(&aw->node.link);
+    /* Unlinked by loop close: coio_await never resumes to drop its reference. */
+    if (aw->fut->loop->closed)
+        coio_task_release(aw->fut);
 }
 
 int coio_await(coio_task *f, void **result)
@@ -580,6 +587,7 @@ void coio__future_free(coio_future *f)
     f->magic = COIO__DEAD_MAGIC;
     struct coio__task *t = coio__as_task(f);
     if (t) {
+        coio__group_error_release(t->group_error);
         struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
         coio__stack_put(l->closed ? NULL : &l->pool, &st);
@@ -606,11 +614,14 @@ void coio__task_destroy_pending(struct coio__task *t)
 {
     coio_loop *l = t->f.loop;
     fprintf(stderr, "coio: Task was destroyed but it is pending! (task '%s')\n", coio_task_name(&t->f));
+    if (!t->started && t->arg_dtor) /* its function never saw arg (T6) */
+        t->arg_dtor(t->arg);
     if (t->wait && t->wait->unlink)
         t->wait->unlink(t->wait);
     t->wait = NULL;
     if (t->timer.index != COIO_NOT_IN_HEAP)
         coio__heap_remove(&l->heap, &t->timer);
+    coio__scopes_abandon(t);
     /* Nothing more runs on this loop: drop awaiters and callbacks unrun. */
     while (!coio__list_empty(&t->f.cnodes)) {
         struct coio__cnode *n = coio__container_of(t->f.cnodes.next, struct coio__cnode, link);
