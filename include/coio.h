@@ -786,6 +786,313 @@ COIO_API int coio_add_signal_handler(int sig, void (*cb)(int sig, void *arg), vo
 COIO_API int coio_remove_signal_handler(int sig);
 
 /* ======================================================================== */
+/* Streams and subprocesses                                                 */
+/* ======================================================================== */
+/* asyncio's StreamReader/StreamWriter, open_connection/start_server (TCP over
+   IPv4 and IPv6, and Unix sockets) and create_subprocess_exec. Every call that
+   may wait runs inside a task (else EINVAL) and is a cancellation point; a
+   cancelled call loses nothing: bytes not yet returned stay in the reader, bytes
+   accepted by a write are still sent.
+
+   Memory: every read fills a buffer the caller passes; only
+   coio_reader_read_all, whose size is not known in advance, returns malloc'd
+   memory (NUL-terminated; the caller frees it). Writes copy what they are given.
+   A connection is a reader and a writer over one fd, each handle owned by the
+   caller and given back with its _release (the fd is closed when the writer
+   is closed or released and once the last handle is gone). */
+
+typedef struct coio_reader coio_reader;
+typedef struct coio_writer coio_writer;
+typedef struct coio_server coio_server;
+
+/* A byte string: separators for readuntil, pieces for writelines. */
+typedef struct {
+    const void *data;
+    size_t len;
+} coio_bytes;
+
+/* The reader's line limit unless set otherwise (asyncio's 64 KiB). */
+#define COIO_STREAM_LIMIT (64u * 1024u)
+
+/* Details of a failed read (C-port decision 26); every field not named for the
+   errno at hand is 0.
+     ENODATA  (asyncio's IncompleteReadError) partial_len bytes were copied to the
+              caller's buffer: what the reader held at EOF; expected is n for
+              readexactly and 0 ("None") for readuntil;
+     EMSGSIZE (LimitOverrunError) consumed is asyncio's count: where the separator
+              starts, or how far the search went without finding it;
+     ENOBUFS  the result does not fit the caller's buffer: nothing was consumed,
+              needed bytes would. */
+typedef struct {
+    size_t partial_len;
+    size_t expected;
+    size_t consumed;
+    size_t needed;
+} coio_read_info;
+
+/* Options of open_connection/start_server/coio_open_fd. Zero means default. */
+typedef struct {
+    size_t limit;       /* the reader's line limit: 0 gives COIO_STREAM_LIMIT */
+    int family;         /* AF_UNSPEC (0), AF_INET or AF_INET6: what names resolve to */
+    int nodelay;        /* TCP_NODELAY: on unless < 0 */
+    int backlog;        /* server: listen(2) backlog; 0 gives 100 */
+    int reuse_address;  /* server: SO_REUSEADDR, on unless < 0 */
+    int reuse_port;     /* server: SO_REUSEPORT when > 0 (one loop per core on one port) */
+} coio_stream_opts;
+
+/* -- Reader (asyncio.StreamReader) -----------------------------------------
+   One task reads at a time: a read call while another task is inside one gives
+   EBUSY (asyncio: RuntimeError). A cancelled read returns ECANCELED and leaves
+   the reader usable with nothing lost. After an error is set (set_error, or the
+   connection was reset) every read returns it (ST5). A reader pulls from its fd
+   only when a call needs more than it holds, so it never holds much more than
+   max(limit, n) bytes and a slow consumer leaves data in the kernel (ST7).
+   Common errors of the read calls: EINVAL (NULL, not in a task), EBUSY,
+   ECANCELED, ENOMEM, the reader's error (ECONNRESET, ETIMEDOUT, ... or what
+   set_error gave). */
+
+/* A reader without fd, fed by hand (tests, protocol code): limit must be > 0
+   (else EINVAL, ST1). NULL with errno EINVAL or ENOMEM. */
+COIO_API coio_reader *coio_reader_new(long limit);
+/* Append bytes / mark EOF: wake the waiting reader. feed_data after EOF is
+   EPIPE; both are EINVAL for NULL or a reader with an fd. */
+COIO_API int coio_reader_feed_data(coio_reader *r, const void *data, size_t n);
+COIO_API int coio_reader_feed_eof(coio_reader *r);
+/* Make every pending and later read fail with err (> 0), and drain() of the
+   same connection too. 0, or -1/EINVAL. */
+COIO_API int coio_reader_set_error(coio_reader *r, int err);
+/* The error set (0 if none). */
+COIO_API int coio_reader_error(const coio_reader *r);
+/* 1 once EOF was seen and every byte was read (ST5), else 0. */
+COIO_API int coio_reader_at_eof(const coio_reader *r);
+/* Bytes held and not yet returned; the line limit. */
+COIO_API size_t coio_reader_buffered(const coio_reader *r);
+COIO_API size_t coio_reader_limit(const coio_reader *r);
+
+/* read(n): waits until at least one byte is there, returns up to n; 0 at EOF
+   (and for n == 0, at once) (ST1). -1 with the common errors. */
+COIO_API ssize_t coio_reader_read(coio_reader *r, void *buf, size_t n);
+/* read(-1): everything up to EOF in *data (malloc'd, NUL-terminated, *len
+   bytes without the NUL; len may be NULL). 0, or -1 with the common errors
+   (the bytes read so far then stay in the reader). */
+COIO_API int coio_reader_read_all(coio_reader *r, void **data, size_t *len);
+/* readexactly(n): returns n (0 for n == 0), or -1 with errno ENODATA if EOF
+   came first: the partial bytes are in buf, info->partial_len of them, and
+   info->expected == n; the reader is then empty (ST4). n may exceed the limit.
+   info may be NULL. Common errors too. */
+COIO_API ssize_t coio_reader_readexactly(coio_reader *r, void *buf, size_t n, coio_read_info *info);
+/* readuntil(sep): returns the length of the data up to and including sep,
+   copied to buf (cap bytes). Errors: ENODATA at EOF without sep (all the held
+   bytes are copied, info->partial_len; the reader is empty), EMSGSIZE when the
+   separator is not within the limit (info->consumed; the data stays in the
+   reader) (ST3), ENOBUFS when the result is longer than cap (nothing consumed,
+   info->needed); EINVAL for an empty separator; common errors. A buffer of
+   limit + seplen bytes always suffices. */
+COIO_API ssize_t coio_reader_readuntil(coio_reader *r, void *buf, size_t cap, const void *sep,
+                                       size_t seplen, coio_read_info *info);
+/* readuntil with several separators: the one whose end comes first wins. */
+COIO_API ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap,
+                                           const coio_bytes *seps, size_t nseps,
+                                           coio_read_info *info);
+/* readline(): a line with its '\n'; at EOF the tail without newline, then 0.
+   EMSGSIZE for a line over the limit, which is dropped through its newline if
+   that was seen, else with everything held (ST2); ENOBUFS when the line does
+   not fit cap (nothing consumed: retry with a larger buffer; limit + 1 bytes
+   always suffice); common errors. */
+COIO_API ssize_t coio_reader_readline(coio_reader *r, void *buf, size_t cap);
+/* Give the handle back (see the section head). NULL is ignored. */
+COIO_API void coio_reader_release(coio_reader *r);
+
+/* -- Writer (asyncio.StreamWriter) -----------------------------------------
+   write sends at once what the kernel takes and keeps a copy of the rest,
+   which a background task sends as the fd becomes writable. drain() is the
+   backpressure point. A vanished peer gives EPIPE or ECONNRESET (the kernel's
+   word for it), never SIGPIPE (ST9). */
+
+/* Queue n bytes (copied; never waits). 0, or -1 with errno: ECONNRESET (after
+   close), EPIPE (after write_eof, or the peer is gone), the connection's error,
+   ENOMEM, EINVAL. */
+COIO_API int coio_writer_write(coio_writer *w, const void *data, size_t n);
+COIO_API int coio_writer_writelines(coio_writer *w, const coio_bytes *v, size_t n);
+/* Wait while more than the high-water mark (64 KiB) is unsent, until it is at
+   the low mark (16 KiB); every drainer is released at once (ST8). Returns 0 at
+   once below the high mark. -1 with errno: the reader's error, the
+   connection's error (EPIPE, ECONNRESET, ...), ECONNRESET after close (ST9),
+   ECANCELED, EINVAL (NULL, not in a task), ENOMEM. */
+COIO_API int coio_writer_drain(coio_writer *w);
+/* Set the marks (high 0 and low 0: defaults; low 0: high / 4). EINVAL if
+   low > high or w NULL. */
+COIO_API int coio_writer_set_write_buffer_limits(coio_writer *w, size_t high, size_t low);
+/* Bytes accepted but not yet sent. */
+COIO_API size_t coio_writer_buffer_size(const coio_writer *w);
+/* Half-close once the buffer is sent: shutdown(SHUT_WR) on a socket, close on a
+   pipe; later writes are EPIPE. can_write_eof is 1 for every writer. 0, or -1
+   with errno ECONNRESET (closed), EINVAL. */
+COIO_API int coio_writer_write_eof(coio_writer *w);
+COIO_API int coio_writer_can_write_eof(const coio_writer *w);
+/* Close: buffered bytes are still sent, then the fd is closed; the reader of
+   the connection sees EOF after what it holds. Idempotent; -1/EINVAL for NULL. */
+COIO_API int coio_writer_close(coio_writer *w);
+COIO_API int coio_writer_is_closing(const coio_writer *w);
+/* Wait until the fd is closed (after close, or once the peer is gone and the
+   writer closed). 0, or -1 with ECANCELED, EINVAL. */
+COIO_API int coio_writer_wait_closed(coio_writer *w);
+/* getpeername/getsockname of the connection: 0, or -1 with their errno,
+   EBADF once closed, EINVAL. */
+COIO_API int coio_writer_peername(coio_writer *w, struct sockaddr *sa, socklen_t *len);
+COIO_API int coio_writer_sockname(coio_writer *w, struct sockaddr *sa, socklen_t *len);
+/* The fd (for setsockopt and the like), -1 once closed. */
+COIO_API int coio_writer_fd(const coio_writer *w);
+/* Close (as coio_writer_close: the bytes still go out) and give the handle back. */
+COIO_API void coio_writer_release(coio_writer *w);
+
+/* -- Connections -------------------------------------------------------------- */
+
+/* Stream over an fd you own (socket, pipe, pty; ownership passes on success):
+   r and/or w may be NULL for a one-way stream. The fd is made nonblocking and
+   close-on-exec. 0, or -1 with errno EBADF, EINVAL, ENOMEM. */
+COIO_API int coio_open_fd(int fd, const coio_stream_opts *opts, coio_reader **r, coio_writer **w);
+
+/* getaddrinfo(3) on the thread pool (coio_to_thread), so the loop never blocks
+   on the name service. Returns what getaddrinfo returns (0 or an EAI_ code;
+   free *res with freeaddrinfo); EAI_SYSTEM with errno for coio's own errors:
+   ECANCELED (nothing leaks), EINVAL (not in a task, res NULL, node and service
+   NULL), ENOMEM, EAGAIN. */
+struct addrinfo;
+COIO_API int coio_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                              struct addrinfo **res);
+
+/* asyncio.open_connection: resolve host (numeric addresses skip the thread
+   pool), connect to each address in turn until one accepts, and return its
+   reader and writer. TCP_NODELAY is set unless opts->nodelay < 0; opts may be
+   NULL. A connect timeout is a coio_timeout scope around the call. 0, or -1
+   with errno: the last address's connect error (ECONNREFUSED, ENETUNREACH,
+   ...), ENOENT (no such host), EAGAIN (name service failed for now), EINVAL
+   (port outside 0..65535, NULL, not in a task), ECANCELED, ENOMEM, EMFILE. */
+COIO_API int coio_open_connection(const char *host, int port, const coio_stream_opts *opts,
+                                  coio_reader **r, coio_writer **w);
+/* The same over a Unix socket path; ENAMETOOLONG for a path that does not
+   fit sun_path, ENOENT/ECONNREFUSED from connect. */
+COIO_API int coio_open_unix_connection(const char *path, const coio_stream_opts *opts,
+                                       coio_reader **r, coio_writer **w);
+
+/* -- Servers (asyncio.start_server) ----------------------------------------- */
+
+/* The per-connection callback runs as its own task (a "coio-client" task with
+   the default stack). It borrows r and w: when it returns, the connection is
+   closed (bytes written are still sent). Returning -1 with errno, or ending
+   the task with coio_fail, prints "coio: unhandled error in
+   client_connected_cb: ..." on stderr and closes the connection (ST10); a
+   cancel (-1/ECANCELED, or a cancelled task) closes quietly. */
+typedef int (*coio_client_cb)(coio_reader *r, coio_writer *w, void *arg);
+
+/* Listen on host:port (host NULL: every interface, IPv4 and IPv6, one socket
+   each, v6 sockets IPV6_V6ONLY; port 0: a free port per socket) and start
+   accepting at once. SO_REUSEADDR is on and TCP_NODELAY set on every client
+   unless opts say otherwise. Accept survives EMFILE/ENFILE/ENOBUFS/ENOMEM by
+   pausing (10 ms doubling to 1 s; the pending client waits in the backlog) and
+   skips clients that vanished (ECONNABORTED, ECONNRESET, EPROTO). Returns the
+   server (the caller owns it: coio_server_release), or NULL with errno:
+   socket/bind/listen's errors (EADDRINUSE, EACCES, EMFILE, ...), the resolve
+   errors of coio_open_connection, EINVAL (cb NULL, not in a task). */
+COIO_API coio_server *coio_start_server(coio_client_cb cb, void *arg, const char *host, int port,
+                                        const coio_stream_opts *opts);
+/* The same on a Unix socket path: a stale socket file there is replaced, and
+   close removes the file if it is still ours. ENAMETOOLONG as above. */
+COIO_API coio_server *coio_start_unix_server(coio_client_cb cb, void *arg, const char *path,
+                                             const coio_stream_opts *opts);
+/* Stop listening (connections already accepted go on). Idempotent; EINVAL for
+   NULL. Usable from any task or callback of the loop. */
+COIO_API int coio_server_close(coio_server *s);
+/* 1 until closed. */
+COIO_API int coio_server_is_serving(const coio_server *s);
+/* Wait until the server is closed and every client callback has returned. 0,
+   or -1 with ECANCELED, EINVAL. */
+COIO_API int coio_server_wait_closed(coio_server *s);
+/* Serve until cancelled (then close the server, wait for it as above and
+   return -1/ECANCELED) or until coio_server_close (return 0; asyncio raises
+   CancelledError here). ESHUTDOWN if already closed, EINVAL. */
+COIO_API int coio_server_serve_forever(coio_server *s);
+/* The listening sockets: how many, and getsockname of socket i (0, or -1 with
+   EINVAL for a bad index, EBADF once closed). port: the first socket's TCP
+   port, or -1 (EAFNOSUPPORT for a Unix server). */
+COIO_API size_t coio_server_nsockets(const coio_server *s);
+COIO_API int coio_server_sockname(const coio_server *s, size_t i, struct sockaddr *sa, socklen_t *len);
+COIO_API int coio_server_port(const coio_server *s);
+/* Close it and give the handle back; the memory goes once the clients are done. */
+COIO_API void coio_server_release(coio_server *s);
+
+/* -- Subprocesses (asyncio.create_subprocess_exec) --------------------------- */
+
+typedef struct coio_process coio_process;
+
+/* What a child's stdin/stdout/stderr is. */
+enum {
+    COIO_INHERIT = 0,   /* ours (the default) */
+    COIO_PIPE,          /* a pipe: a coio_writer for stdin, coio_readers for the outputs */
+    COIO_DEVNULL,       /* /dev/null */
+    COIO_STDOUT,        /* stderr only: the same as stdout */
+    COIO_FD             /* the fd in coio_stdio.fd (duplicated; it stays yours) */
+};
+typedef struct {
+    int mode;           /* COIO_INHERIT ... COIO_FD */
+    int fd;             /* COIO_FD only */
+} coio_stdio;
+
+/* Zero means default everywhere: every stream inherited, our cwd and environ. */
+typedef struct {
+    coio_stdio in, out, err;
+    const char *cwd;        /* the child's working directory, or NULL */
+    char *const *envp;      /* the child's environment, or NULL for ours */
+    size_t limit;           /* the output readers' line limit; 0: COIO_STREAM_LIMIT */
+} coio_subprocess_opts;
+
+/* Start argv[0] (searched in PATH, as execvp) with argv. The child gets only
+   fds 0..2 (every other fd is closed in it, close-on-exec or not), no blocked
+   signal and every signal at its default action. Its exit is watched through a
+   pidfd (Linux) or EVFILT_PROC (kqueue), else a SIGCHLD handler that only
+   reaps our own pids; other children of the process are never touched (but
+   SIGCHLD set to SIG_IGN, or a waitpid(-1) elsewhere, steals the status:
+   returncode 255). *p gets the process, owned by the caller. 0, or -1 with
+   errno: posix_spawn's (ENOENT, EACCES, ENOEXEC, ...), EBADF (bad COIO_FD fd),
+   EINVAL (argv empty, p NULL, a bad mode, COIO_STDOUT for stdin/stdout, not
+   in a task), EMFILE, ENOMEM, EBUSY (SIGCHLD fallback: another loop handles
+   SIGCHLD). */
+COIO_API int coio_subprocess_exec(char *const argv[], const coio_subprocess_opts *opts,
+                                  coio_process **p);
+/* The pipes (borrowed; NULL unless COIO_PIPE). The process releases them. */
+COIO_API coio_writer *coio_process_stdin(coio_process *p);
+COIO_API coio_reader *coio_process_stdout(coio_process *p);
+COIO_API coio_reader *coio_process_stderr(coio_process *p);
+COIO_API pid_t coio_process_pid(const coio_process *p);
+/* The exit status once known: 1 and *rc (exit code, or -N when signal N
+   ended it, as asyncio's returncode), 0 while it runs, -1/EINVAL for NULL. */
+COIO_API int coio_process_returncode(coio_process *p, int *rc);
+/* Wait for the exit; *rc (may be NULL) as above. Any number of tasks may wait.
+   0, or -1 with ECANCELED, EINVAL. */
+COIO_API int coio_process_wait(coio_process *p, int *rc);
+/* Feed input to stdin (then close it; a child that stops reading is not an
+   error: EPIPE is ignored), read stdout and stderr to EOF, all concurrently,
+   then wait for the exit. *out and *err get malloc'd NUL-terminated copies (NULL
+   with length 0 when that stream is not a pipe; out/err NULL: discarded), the
+   caller frees them. input NULL with inlen 0: stdin is just closed. 0, or -1
+   with errno: ECANCELED (the pieces are cancelled; bytes not yet returned stay
+   in the readers), EINVAL (input without a stdin pipe, not in a task, NULL),
+   ENOMEM, a read error. */
+COIO_API int coio_process_communicate(coio_process *p, const void *input, size_t inlen,
+                                      void **out, size_t *outlen, void **err, size_t *errlen);
+/* kill(2) the child: 0, or -1 with kill's errno (EINVAL for a bad signal).
+   Once the child has been reaped they do nothing and return 0 (its pid may be
+   reused by then), as Popen.send_signal. terminate is SIGTERM, kill SIGKILL. */
+COIO_API int coio_process_send_signal(coio_process *p, int sig);
+COIO_API int coio_process_terminate(coio_process *p);
+COIO_API int coio_process_kill(coio_process *p);
+/* Release the pipes and the process. A child still running is killed
+   (SIGKILL) and reaped before this returns, as asyncio's transport close does;
+   wait for it first to let it finish. NULL is ignored. */
+COIO_API void coio_process_release(coio_process *p);
+
+/* ======================================================================== */
 /* Short names (opt-in)                                                     */
 /* ======================================================================== */
 
