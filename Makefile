@@ -2,6 +2,8 @@
 #   make                   libcoio.a and libcoio.so for the compiler's target
 #   make check             build and run the libcheck suites in tests/
 #   make check-aarch64     the same suites cross-built for aarch64, run under qemu-aarch64
+#   make check-riscv64     the port conformance program for riscv64, under qemu-riscv64
+#   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
 #   make check SANITIZE=address|undefined
 #   make bench             benchmarks in bench/, printed as a table
@@ -24,6 +26,7 @@ ARCH_x86_64  := x86_64
 ARCH_amd64   := x86_64
 ARCH_aarch64 := aarch64
 ARCH_arm64   := aarch64
+ARCH_riscv64 := riscv64
 ARCH := $(ARCH_$(CPU))
 ifeq ($(ARCH),)
 $(error coio has no port for CPU '$(CPU)' (target $(TRIPLE)); see PORTING.md for how to add arch/$(CPU)/)
@@ -65,7 +68,7 @@ HDRS := include/coio.h $(wildcard src/*.h) arch/arch.h $(wildcard arch/$(ARCH)/*
 LIB_A  := $(BUILD)/libcoio.a
 LIB_SO := $(BUILD)/libcoio.so
 
-.PHONY: all lib check check-aarch64 check-valgrind bench examples install clean
+.PHONY: all lib check check-aarch64 check-riscv64 conformance check-valgrind bench examples install clean
 all: lib
 lib: $(LIB_A) $(LIB_SO)
 
@@ -94,7 +97,7 @@ else
 CHECK_LIBS := -static -lcheck -lsubunit -lrt -lm -lpthread
 endif
 
-$(BUILD)/tests/%: tests/%.c tests/helpers.h $(LIB_A)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< -o $@ $(LIB_A) $(SAN_LD) $(CHECK_LIBS) $(LDLIBS)
 
@@ -108,6 +111,21 @@ check-aarch64:
 	  [ -f /usr/lib/aarch64-linux-gnu/libcheck.a ] || { echo "missing: dpkg --add-architecture arm64 && apt-get update && apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user check:arm64"; exit 1; }
 	$(MAKE) CC=aarch64-linux-gnu-gcc STATIC=1 RUNNER=qemu-aarch64 JOBS=$${JOBS:-2} \
 	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} check
+
+# The port conformance tests without libcheck (tests/conformance_main.c): the
+# first test of a new port. check-riscv64 cross-builds them and runs them
+# under qemu-riscv64 (PORTING.md).
+$(BUILD)/tests/conformance: tests/conformance_main.c $(wildcard tests/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $< -o $@ $(LIB_A) $(SAN_LD) $(if $(STATIC),-static) $(LDLIBS)
+
+conformance: $(BUILD)/tests/conformance
+	$(RUNNER) $(BUILD)/tests/conformance
+
+check-riscv64:
+	@command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-riscv64 >/dev/null || \
+	  { echo "missing: apt-get install gcc-riscv64-linux-gnu qemu-user"; exit 1; }
+	$(MAKE) CC=riscv64-linux-gnu-gcc STATIC=1 RUNNER=qemu-riscv64 conformance
 
 check-valgrind: $(TEST_BINS)
 	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }

@@ -35,6 +35,8 @@ void coio__trampoline(void);
 #include "x86_64/arch.h"
 #elif defined(__aarch64__)
 #include "aarch64/arch.h"
+#elif defined(__riscv) && __riscv_xlen == 64
+#include "riscv64/arch.h"
 #else
 #error "coio: no port for this CPU; see PORTING.md"
 #endif

@@ -36,8 +36,14 @@
  *   13    0x68    x30    resume address (the caller's lr; fresh frame:
  *                        coio__trampoline)
  *   14    0x70    d8
- *   ...
+ *   15    0x78    d9
+ *   16    0x80    d10
+ *   17    0x88    d11
+ *   18    0x90    d12
+ *   19    0x98    d13
+ *   20    0xa0    d14
  *   21    0xa8    d15
+ *   CFA = saved sp + 0xb0: the caller's sp after coio__switch returns
  *
  * The switch returns with `ret` rather than `br x30`: `ret` pops the
  * return-address predictor, and coio suspends and resumes every task at the
@@ -49,7 +55,14 @@
  * a `bti c` landing pad and this object carries the GNU property note that
  * marks it BTI-compatible, so that a BTI-enforced binary may contain it. The
  * saved x30 is not signed (PAC): it is stored and reloaded as a plain
- * address, and coio__arch_init_frame writes a plain trampoline address.
+ * address, and coio__arch_init_frame writes a plain trampoline address. C
+ * code built with -mbranch-protection=pac-ret still signs and checks its own
+ * return addresses around the call; the note therefore claims BTI only.
+ *
+ * Suspended and fresh frames have the same layout, so the CFI below stays
+ * true after sp is swapped: an unwinder stopped anywhere in coio__switch walks
+ * into whichever context sp points at, and for a fresh frame it arrives in
+ * coio__trampoline, whose CFI ends the walk.
  */
 
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
@@ -58,11 +71,11 @@
 #define COIO_BTI_C
 #endif
 
-#if defined(__linux__) && defined(__ELF__)
-        .section .note.GNU-stack,"",%progbits
+#if defined(__ELF__)
+        .section .note.GNU-stack,"",%progbits   /* the stack is not executable */
 #endif
 
-#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#if defined(__ELF__) && defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
 /* ELF note NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_AARCH64_FEATURE_1_AND =
    BTI. The linker ANDs these bits over all objects, so a binary is marked
    BTI only if every object, this one included, says it is. */
@@ -182,15 +195,26 @@ coio__switch:
         .size   coio__switch, .-coio__switch
 
 /* First code on a fresh stack. Entered by the ret above with sp % 16 == 0,
-   x0 = arg, x19 = entry. */
+   x0 = arg, x19 = entry, x29 = 0.
+
+   A fresh frame's resume address is coio__trampoline itself, and unwinders
+   look a return address up at address - 1 (inside the call it follows). The
+   nop before the symbol puts that address inside this function's CFI, which
+   says the return address is undefined, so a backtrace taken in coio__switch
+   just after it loaded a fresh frame ends here cleanly too. */
+        .p2align 4
+        .cfi_startproc
+        .cfi_undefined x30              /* outermost frame: unwinders stop here */
+coio__fresh_frame:                      /* local: names this byte in backtraces */
+        .type   coio__fresh_frame, %function
+        nop                             /* covers resume address - 1 (above) */
+        .size   coio__fresh_frame, .-coio__fresh_frame
         .globl  coio__trampoline
         .hidden coio__trampoline
         .type   coio__trampoline, %function
-        .p2align 4
 coio__trampoline:
-        .cfi_startproc
-        .cfi_undefined x30              /* outermost frame: unwinders stop here */
-        COIO_BTI_C
+        COIO_BTI_C                      /* reached by ret, which BTI does not
+                                           check; kept for uniformity */
         mov     x29, #0                 /* and frame-pointer walks stop here */
         blr     x19                     /* entry(arg), arg already in x0;
                                            never returns */

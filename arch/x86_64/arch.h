@@ -16,6 +16,8 @@ enum {
     COIO_X86_WORDS
 };
 
+_Static_assert(COIO_X86_WORDS * 8 == COIO_FRAME_BYTES, "switch.S frame size");
+
 static inline void *coio__arch_init_frame(void *stack_top, void (*entry)(void *))
 {
     /* After the switch pops the 8 words the trampoline must see rsp % 16 == 0,
