@@ -1,11 +1,6 @@
-/* executor.c — thread pools for blocking work: coio_run_in_executor and
- * coio_to_thread (asyncio's run_in_executor / to_thread). A call is a job on the
- * pool's FIFO; the awaiting task parks on it and is woken through the loop's
- * cross-thread queue (threadsafe.c) when a pool thread has run it.
- *
- * Cancellation follows X2: a job still queued is taken off the queue and never
- * runs; a running one is never interrupted, and the task waits for it.
- */
+/* executor.c — thread pools: coio_run_in_executor / coio_to_thread. A call is a job
+ * on the pool's FIFO; the task parks on it and is woken through threadsafe.c. X2: a
+ * queued job cancelled never runs; a running one is waited for, never interrupted. */
 #define _GNU_SOURCE
 #include "coio_int.h"
 

@@ -1,9 +1,6 @@
-/* signal.c — coio_add_signal_handler / coio_remove_signal_handler, and
- * coio_run's SIGINT handling (R3). The process-wide handler only counts the
- * delivery and wakes the owning loop through its cross-thread flag and poller
- * wake-up; the user's callback runs later in the loop thread (threadsafe.c's
- * batch calls coio__signal_dispatch), never in signal context.
- */
+/* signal.c — coio_add/remove_signal_handler and coio_run's SIGINT (R3). The real
+ * handler only counts the delivery and wakes the owning loop; the callback runs
+ * later in the loop thread (from threadsafe.c's batch), never in signal context. */
 #define _GNU_SOURCE
 #include "coio_int.h"
 #include "poller.h"

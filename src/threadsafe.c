@@ -1,8 +1,6 @@
-/* threadsafe.c — coio_call_soon_threadsafe, the one door into a loop from other
- * threads: producers append to a mutex-protected array and wake the poller; the
- * loop swaps the array out and runs it in order as one ready-queue entry.
- * Executor completions (executor.c) and signals (signal.c) come in the same way.
- */
+/* threadsafe.c — coio_call_soon_threadsafe: producers append to a locked array and
+ * wake the poller; the loop swaps the array out and runs it in order as one
+ * ready-queue entry. Pool completions and signals come in the same way. */
 #define _GNU_SOURCE
 #include "coio_int.h"
 #include "poller.h"
