@@ -66,10 +66,19 @@ typedef enum {
 
 /* asyncio.run: make a new loop, run main(arg) as a task until it is done, then
    cancel every task still pending and run the loop until they have finished,
-   then close the loop. Stores main's result in *result (if result is not NULL).
-   Returns 0, or -1 with errno: main's failure code, ECANCELED (main was
-   cancelled), EINVAL (main NULL), EBUSY (a loop is already running on this
-   thread), ENOMEM/EMFILE (the loop could not be created). */
+   then close the loop (which joins the default thread pool of coio_to_thread:
+   no thread outlives coio_run). Stores main's result in *result (if result is
+   not NULL).
+   Ctrl-C (R3): while main runs, and if SIGINT has its default disposition
+   (no handler of the program's own, not ignored, not taken by another loop),
+   the first SIGINT cancels main; the second restores the default and re-raises
+   it, ending the process even if the loop is stuck. The handler is gone again
+   before the leftover tasks are cancelled.
+   Returns 0, or -1 with errno: main's failure code, EINTR (main ended
+   cancelled by that SIGINT and no other cancel request was outstanding: the
+   KeyboardInterrupt analogue), ECANCELED (main was cancelled otherwise),
+   EINVAL (main NULL), EBUSY (a loop is already running on this thread),
+   ENOMEM/EMFILE (the loop could not be created). */
 COIO_API int coio_run(void *(*main)(void *), void *arg, void **result);
 
 /* Make a new loop. If this thread has no current loop, the new one becomes it.
@@ -714,8 +723,8 @@ COIO_API int coio_call_soon_threadsafe(coio_loop *loop, void (*cb)(void *), void
 
 /* A pool of threads for blocking work (asyncio's ThreadPoolExecutor). Threads
    start on demand, one per submitted call while none is idle, up to the
-   size; they run with every signal blocked. One pool may serve several
-   loops. */
+   size; they run with the asynchronous signals blocked (fault signals stay
+   open). One pool may serve several loops. */
 typedef struct coio_executor coio_executor;
 
 /* The size of the default pool: min(32, online CPUs + 4), as Python's. */
