@@ -1,0 +1,114 @@
+/* http_server.c — an HTTP/1.1 "hello" server with keep-alive on coio streams: one task
+ * per connection reads requests (readuntil "\r\n\r\n") and answers each with a fixed
+ * body, keeping the connection open unless the client asks to close it (or speaks
+ * HTTP/1.0 without keep-alive). Request bodies (Content-Length) are read and dropped.
+ *
+ * Usage: http_server [PORT [HOST]]   (PORT 0, the default, picks a free port).
+ * Prints "listening on HOST port N". SIGINT or SIGTERM stops it.
+ */
+#include <coio.h>
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char BODY[] = "Hello, world\n";
+
+/* The value of header name in head (NUL-terminated), or NULL; *len gets its length. */
+static const char *header(const char *head, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
+        const char *h = p + 2;
+        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+            h += nl + 1;
+            while (*h == ' ' || *h == '\t')
+                h++;
+            const char *e = strstr(h, "\r\n");
+            *len = e ? (size_t)(e - h) : strlen(h);
+            return h;
+        }
+    }
+    return NULL;
+}
+
+static int has_token(const char *v, size_t len, const char *tok)
+{
+    size_t tl = strlen(tok);
+    for (size_t i = 0; i + tl <= len; i++)
+        if (strncasecmp(v + i, tok, tl) == 0)
+            return 1;
+    return 0;
+}
+
+static int handle(coio_reader *r, coio_writer *w, void *arg)
+{
+    char head[8192], skip[4096];
+    for (;;) {
+        ssize_t n = coio_reader_readuntil(r, head, sizeof head - 1, "\r\n\r\n", 4, NULL);
+        if (n < 0)
+            return 0; /* EOF between requests, a reset, or a head too large: hang up */
+        head[n] = 0;
+        int http10 = strstr(head, " HTTP/1.0\r\n") != NULL;
+        size_t vl = 0;
+        const char *conn = header(head, "Connection", &vl);
+        int keep = http10 ? conn && has_token(conn, vl, "keep-alive")
+                          : !(conn && has_token(conn, vl, "close"));
+        const char *cl = header(head, "Content-Length", &vl);
+        for (long left = cl ? strtol(cl, NULL, 10) : 0; left > 0;) {
+            ssize_t k = coio_reader_read(r, skip, left < (long)sizeof skip ? (size_t)left : sizeof skip);
+            if (k <= 0)
+                return 0;
+            left -= k;
+        }
+        char out[256];
+        int len = snprintf(out, sizeof out,
+                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                           "%s\r\n%s",
+                           sizeof BODY - 1, keep ? (http10 ? "Connection: keep-alive\r\n" : "")
+                                                 : "Connection: close\r\n", BODY);
+        if (coio_writer_write(w, out, (size_t)len) < 0 || coio_writer_drain(w) < 0)
+            return 0;
+        if (!keep)
+            return 0; /* returning closes the connection after the response is sent */
+    }
+}
+
+static void on_term(int sig, void *task) { coio_cancel(task); }
+
+static void *main_task(void *arg)
+{
+    char **argv = arg;
+    int port = argv[1] ? atoi(argv[1]) : 0;
+    const char *host = argv[1] && argv[2] ? argv[2] : "127.0.0.1";
+    coio_stream_opts o = {.backlog = 1024};
+    coio_server *s = coio_start_server(handle, NULL, host, port, &o);
+    if (!s) {
+        perror("http_server: start_server");
+        return (void *)1;
+    }
+    coio_add_signal_handler(SIGTERM, on_term, coio_current_task());
+    printf("listening on %s port %d\n", host, coio_server_port(s));
+    fflush(stdout);
+    coio_server_serve_forever(s);
+    coio_absorb_cancel();
+    coio_server_release(s);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    void *res = NULL;
+    if (coio_run(main_task, argv, &res) < 0 && errno != EINTR) {
+        perror("http_server");
+        return 1;
+    }
+    return res ? 1 : 0;
+}

@@ -1,0 +1,127 @@
+#!/bin/sh
+# tests/examples_net.sh DIR — drive the example servers in DIR (built by `make examples`)
+# with real clients from Debian: curl against http_server (one request, keep-alive
+# reuse, HTTP/1.0 close), wrk (2 s, 100 connections, keep-alive: zero errors, non-zero
+# requests), socat and nc against echo_server, echo_client against it, and a chat
+# between two socat clients. Servers run under $RUNNER if set (qemu for cross builds).
+# Each server binds port 0 and prints its port. Missing tools fail the run, naming
+# the package to install.
+set -u
+dir=$1
+slack=${COIO_TEST_SLACK:-1}
+RUNNER=${RUNNER:-}
+
+missing=""
+for t in curl:curl socat:socat nc:netcat-openbsd wrk:wrk; do
+    command -v "${t%%:*}" >/dev/null 2>&1 || missing="$missing ${t#*:}"
+done
+if [ -n "$missing" ]; then
+    echo "examples_net: FAILED: client tools missing; install them with: apt-get install$missing"
+    exit 1
+fi
+
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+failed=0
+fail() { echo "examples_net: FAIL: $*"; failed=$((failed + 1)); }
+pass() { echo "examples_net: ok: $*"; }
+
+# start NAME: run $dir/NAME in the background and set $port from its first line.
+start() {
+    $RUNNER "$dir/$1" 0 > "$tmp/$1.out" 2> "$tmp/$1.err" &
+    pids="$pids $!"
+    last_pid=$!
+    i=0
+    port=""
+    while [ $i -lt $((50 * slack)) ]; do
+        port=$(sed -n 's/^listening on .* port \([0-9]*\)$/\1/p' "$tmp/$1.out" 2>/dev/null)
+        [ -n "$port" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    fail "$1 did not start: $(cat "$tmp/$1.err")"
+    return 1
+}
+
+# stop: SIGTERM the last server; it must exit 0 promptly.
+stop() {
+    kill -TERM "$last_pid" 2>/dev/null
+    i=0
+    while kill -0 "$last_pid" 2>/dev/null && [ $i -lt $((50 * slack)) ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if kill -0 "$last_pid" 2>/dev/null; then
+        fail "$1 ignored SIGTERM"
+    elif wait "$last_pid"; then
+        pass "$1 stopped cleanly on SIGTERM"
+    else
+        fail "$1 exited non-zero after SIGTERM: $(cat "$tmp/$1.err")"
+    fi
+}
+
+# ---- HTTP ---------------------------------------------------------------------
+if start http_server; then
+    url="http://127.0.0.1:$port/"
+    body=$(curl -s --max-time 10 "$url")
+    [ "$body" = "Hello, world" ] && pass "curl GET -> '$body'" || fail "curl body: '$body'"
+    # Two requests on one connection: curl reuses it (keep-alive).
+    reuse=$(curl -s -v --max-time 10 "$url" "$url" 2>&1 | grep -c -i "re-using existing connection")
+    [ "$reuse" -ge 1 ] && pass "curl keep-alive reuse" || fail "curl did not reuse the connection"
+    # HTTP/1.0 without keep-alive: the server closes after the response.
+    hdr=$(curl -s -0 -i --max-time 10 "$url" | tr -d '\r' | grep -i '^connection:')
+    [ "$hdr" = "Connection: close" ] && pass "HTTP/1.0 closes" || fail "HTTP/1.0 header: '$hdr'"
+    wrk -t2 -c100 -d2s "$url" > "$tmp/wrk.out" 2>&1
+    reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$tmp/wrk.out")
+    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$tmp/wrk.out")
+    if [ -n "$reqs" ] && [ "$reqs" -gt 0 ] && ! grep -q -e "Socket errors" -e "Non-2xx" "$tmp/wrk.out"; then
+        pass "wrk 2 s, 100 connections: $reqs requests, 0 errors, $rps requests/s"
+    else
+        fail "wrk: $(cat "$tmp/wrk.out")"
+    fi
+    stop http_server
+fi
+
+# ---- echo ---------------------------------------------------------------------
+if start echo_server; then
+    out=$(printf 'hello\nworld\n' | socat -t 5 - "TCP:127.0.0.1:$port")
+    [ "$out" = "$(printf 'hello\nworld')" ] && pass "socat echo" || fail "socat echo: '$out'"
+    out=$(printf 'via nc\n' | nc -N -w 5 127.0.0.1 "$port")
+    [ "$out" = "via nc" ] && pass "nc echo" || fail "nc echo: '$out'"
+    out=$($RUNNER "$dir/echo_client" 127.0.0.1 "$port" one two three)
+    [ "$out" = "$(printf 'one\ntwo\nthree')" ] && pass "echo_client" || fail "echo_client: '$out'"
+    stop echo_server
+fi
+
+# ---- chat ---------------------------------------------------------------------
+if start chat_server; then
+    # B listens for a while; A joins once B is in and says something.
+    (sleep $((3 * slack))) | socat -t 1 - "TCP:127.0.0.1:$port" > "$tmp/b.out" &
+    b=$!
+    i=0
+    while ! grep -q "you are client" "$tmp/b.out" 2>/dev/null && [ $i -lt $((50 * slack)) ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    (printf 'hi all\n'; sleep 1) | socat -t 1 - "TCP:127.0.0.1:$port" > "$tmp/a.out"
+    wait "$b"
+    if grep -q "^client [0-9]*: hi all$" "$tmp/b.out" && ! grep -q "hi all" "$tmp/a.out"; then
+        pass "chat broadcast: $(grep 'hi all' "$tmp/b.out")"
+    else
+        fail "chat: b got '$(cat "$tmp/b.out")', a got '$(cat "$tmp/a.out")'"
+    fi
+    stop chat_server
+fi
+
+if [ $failed -ne 0 ]; then
+    echo "examples_net: $failed check(s) FAILED"
+    exit 1
+fi
+echo "examples_net: all passed"
