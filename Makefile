@@ -101,10 +101,23 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< -o $@ $(LIB_A) $(SAN_LD) $(CHECK_LIBS) $(LDLIBS)
 
-check: $(TEST_BINS)
+# The example servers driven by real clients (curl, socat, nc, wrk): part of every
+# full `make check`; EXAMPLES_NET=1 adds it to a TESTS= subset, EXAMPLES_NET= drops it.
+EXAMPLES_NET ?= $(if $(TESTS),,1)
+NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,echo_server echo_client http_server chat_server))
+# The tutorial examples with an expected output in examples/expected/ (NAME.out
+# or NAME@TAG.out), run by tests/examples.sh: part of every full `make check`
+# (about 11 s, most of them at once); EXAMPLES_TUT=1 adds them to a TESTS= subset.
+EXAMPLES_TUT ?= $(if $(TESTS),,1)
+TUT_EXAMPLES := $(if $(EXAMPLES_TUT),$(sort $(foreach f,$(wildcard examples/expected/*.out),\
+  $(BUILD)/examples/$(firstword $(subst @, ,$(basename $(notdir $(f))))))))
+
+check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES)
 	@command -v pkg-config >/dev/null && pkg-config --exists check 2>/dev/null || [ -n "$(STATIC)" ] || \
 	  { echo "libcheck is missing: apt-get install check pkg-config"; exit 1; }
 	@RUNNER="$(RUNNER)" sh tests/run.sh $(TEST_BINS)
+	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
+	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
 
 check-aarch64:
 	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
@@ -131,6 +144,17 @@ check-valgrind: $(TEST_BINS)
 	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
 	@RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
 	  JOBS=$${JOBS:-2} CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-20} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-4} sh tests/run.sh $(TEST_BINS)
+
+# ---- examples -----------------------------------------------------------------
+# Every examples/NAME.c becomes $(BUILD)/examples/NAME.
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+$(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_A) $(SAN_LD) $(if $(STATIC),-static) $(LDLIBS)
+
+examples: $(EXAMPLE_BINS)
 
 # ---- benchmarks ---------------------------------------------------------------
 BENCH_SRCS := $(wildcard bench/bench_*.c)

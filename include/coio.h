@@ -94,7 +94,9 @@ COIO_API coio_loop *coio_loop_current(void);
    errno EBUSY if another loop is running on this thread. */
 COIO_API int coio_loop_set_current(coio_loop *loop);
 
-/* Run until t is done, then return at the end of that loop iteration. Stores
+/* Run until t is done, then run one more iteration, as asyncio does (its run
+   ends from a done-callback of t): what was ready when t finished — t's own
+   done-callbacks, the first step of a task t spawned — still runs. Stores
    t's result in *result (if not NULL). Returns 0, or -1 with errno: t's failure
    code, ECANCELED (t cancelled), EAGAIN (coio_loop_stop() ended the run before
    t was done), EINVAL (loop or t NULL, t of another loop, loop closed), EBUSY
@@ -303,11 +305,12 @@ COIO_API size_t coio_all_tasks(coio_task **out, size_t cap);
    an fd with coio_close() so a waiting task is woken and the registration
    forgotten (a plain close() of a registered fd number that is then reused
    makes waits on the new fd hang until a coio_close/coio_accept/coio_socket
-   resets it). Outside a task they return -1 with errno EINVAL. */
+   resets it; that reset also wakes tasks still waiting on the old fd, with
+   EBADF). Outside a task they return -1 with errno EINVAL. */
 
 /* Wait until fd is readable / writable. timeout < 0: no limit. Returns 0, or -1
    with errno ETIMEDOUT, ECANCELED, EBADF (fd closed with coio_close meanwhile,
-   or fd < 0), EINVAL (not in a task), EEXIST (another task already waits for
+   fd < 0 or not open), EINVAL (not in a task, NaN timeout), EEXIST (another task already waits for
    the same direction of fd). May return spuriously, as poll(2) may. */
 COIO_API int coio_wait_readable(int fd, double timeout);
 COIO_API int coio_wait_writable(int fd, double timeout);
@@ -847,6 +850,7 @@ typedef struct {
     int backlog;        /* server: listen(2) backlog; 0 gives 100 */
     int reuse_address;  /* server: SO_REUSEADDR, on unless < 0 */
     int reuse_port;     /* server: SO_REUSEPORT when > 0 (one loop per core on one port) */
+    size_t stack_size;  /* server: the client tasks' stack; 0 gives COIO_STACK_DEFAULT */
 } coio_stream_opts;
 
 /* -- Reader (asyncio.StreamReader) -----------------------------------------
@@ -988,7 +992,7 @@ COIO_API int coio_open_unix_connection(const char *path, const coio_stream_opts 
 /* -- Servers (asyncio.start_server) ----------------------------------------- */
 
 /* The per-connection callback runs as its own task (a "coio-client" task with
-   the default stack). It borrows r and w: when it returns, the connection is
+   opts->stack_size bytes of stack: mind big line buffers). It borrows r and w: when it returns, the connection is
    closed (bytes written are still sent). Returning -1 with errno, or ending
    the task with coio_fail, prints "coio: unhandled error in
    client_connected_cb: ..." on stderr and closes the connection (ST10); a
@@ -1100,6 +1104,59 @@ COIO_API int coio_process_kill(coio_process *p);
    (SIGKILL) and reaped before this returns, as asyncio's transport close does;
    wait for it first to let it finish. NULL is ignored. */
 COIO_API void coio_process_release(coio_process *p);
+
+/* ======================================================================== */
+/* Debug mode                                                               */
+/* ======================================================================== */
+
+/* asyncio's debug mode. A loop starts in debug mode when the environment
+   variable COIO_DEBUG is set, non-empty and not "0", at coio_loop_new() (so
+   also for coio_run); the variable is read once per loop. In debug mode:
+   - every callback (call_soon/later/at, done-callbacks, internal ones) and every
+     task step (from a resume to the next suspension or the task's end) is timed
+     on CLOCK_MONOTONIC; one that takes at least the slow-callback duration
+     (default 0.100 s) is reported on stderr as
+         coio: Executing <task 'NAME'> took N.NNN seconds
+         coio: Executing <callback SYMBOL> took N.NNN seconds
+     (SYMBOL from dladdr when the dynamic symbol table has the function, else its
+     address);
+   - tasks spawned while it is on have their stack high-water mark measured when
+     they end (coio_task_stack_used); using more than 75% of the stack is
+     reported as
+         coio: task 'NAME' used N of M stack bytes
+     Spawning then costs an madvise and a mincore call, and the end a scan of the
+     stack's resident pages;
+   - while the loop runs, coio_call_soon, coio_call_later, coio_call_at,
+     coio_loop_spawn (and coio_spawn*) and coio_loop_stop called on it from
+     another thread fail with EPERM (only coio_call_soon_threadsafe crosses
+     threads).
+   "Task exception was never retrieved" (a failed task released before anyone
+   looked at its error) is reported in both modes. Outside debug mode none of
+   this costs more than one predictable branch per task switch. */
+
+/* Turn debug mode on (enabled != 0) or off; takes effect at once, also on a
+   running loop (call it from the loop's thread). 0, or -1/EINVAL (loop NULL or
+   closed). */
+COIO_API int coio_loop_set_debug(coio_loop *loop, int enabled);
+
+/* 1 if loop is in debug mode, 0 if not (and for NULL or a closed loop). */
+COIO_API int coio_loop_get_debug(coio_loop *loop);
+
+/* The slow-callback threshold in seconds (default 0.1; 0 reports every step).
+   0, or -1/EINVAL (loop NULL or closed, seconds negative or NaN). */
+COIO_API int coio_loop_set_slow_callback_duration(coio_loop *loop, double seconds);
+/* The threshold in seconds, or -1.0/EINVAL (loop NULL or closed). */
+COIO_API double coio_loop_get_slow_callback_duration(coio_loop *loop);
+
+/* How many bytes of its stack a finished task used at most (its control block
+   at the top included), measured when it ended: a task spawned in debug mode
+   gets its unused stack zeroed, and its end finds the lowest non-zero word (a
+   deepest frame that only held zeros is not seen). *stack_size (if not NULL)
+   gets the task's usable stack bytes whenever t is a task. Returns the count,
+   or -1 with errno: EINVAL (NULL, not a task), EAGAIN (t is not done),
+   ENOTSUP (not measured: spawned outside debug mode, or destroyed pending by
+   coio_loop_close). */
+COIO_API long coio_task_stack_used(const coio_task *t, size_t *stack_size);
 
 /* ======================================================================== */
 /* Short names (opt-in)                                                     */
