@@ -9,6 +9,7 @@
 #include "arch.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -129,13 +130,17 @@ struct coio__scope {
 struct coio__task;
 struct coio__cnode {
     struct coio__list link;
-    uint8_t kind;             /* COIO__CN_AWAIT, COIO__CN_CALLBACK or COIO__CN_NOTIFY */
+    uint8_t kind;             /* COIO__CN_AWAIT, COIO__CN_CALLBACK, COIO__CN_NOTIFY or
+                                 COIO__CN_NOTIFY_DROP */
     struct coio__task *task;  /* COIO__CN_AWAIT: the waiting task */
     /* COIO__CN_NOTIFY: called synchronously on completion (after the node is
-       unlinked); used by waits on several futures at once. */
+       unlinked); used by waits on several futures at once. COIO__CN_NOTIFY_DROP:
+       the same, and also called with f == NULL when the (task) future is destroyed
+       still pending by loop close, for a node that owns what it holds (shield's
+       link): it then only releases that, waking nobody. */
     void (*notify)(struct coio__cnode *n, coio_future *f);
 };
-enum { COIO__CN_AWAIT = 1, COIO__CN_CALLBACK = 2, COIO__CN_NOTIFY = 3 };
+enum { COIO__CN_AWAIT = 1, COIO__CN_CALLBACK = 2, COIO__CN_NOTIFY = 3, COIO__CN_NOTIFY_DROP = 4 };
 
 /* ------------------------------------------------------------------------ */
 /* Handles: call_soon / call_later / call_at, and scheduled done-callbacks.  */
@@ -190,7 +195,12 @@ struct coio__wait {
        ECANCELED, or the cancel was forwarded to the awaited future — or 0 if
        it could not be (then it is delivered when the task next resumes). */
     int (*cancel)(struct coio__wait *w, struct coio__task *t);
-    /* Unlink from the wait structure without waking (timeout, loop close). */
+    /* Unlink from the wait structure without waking (timeout, loop close). Loop
+       close also calls it for a task that was woken but had not run yet (the
+       record stays in task->parked_on until the task resumes), so it must be safe
+       after a wake or an earlier unlink; with the loop closed, it releases or
+       hands on what the waiting function would have on resuming (a reference,
+       a lock or permit it was given). */
     void (*unlink)(struct coio__wait *w);
 };
 
@@ -210,6 +220,8 @@ struct coio__task {
     void *arg;
     void (*arg_dtor)(void *);
     struct coio__wait *wait;    /* set while parked on something, else NULL */
+    struct coio__wait *parked_on; /* the record parked on, kept from park until the
+                                     task resumes (wake clears only `wait`) */
     struct coio__timer timer;   /* sleep or timeout deadline (in heap while armed) */
     int timer_code;             /* wake code when the timer fires: 0 or ETIMEDOUT */
     int wake_code;              /* why the task was woken: 0, ECANCELED, ETIMEDOUT, EBADF */
@@ -227,6 +239,9 @@ struct coio__task {
                                           failure: a heap copy, one reference owned
                                           here (taskgroup.c), released with the task */
     struct coio__scope *scopes; /* entered timeout scopes / task groups, innermost first */
+    size_t stack_used;          /* debug mode: the stack high-water mark in bytes, measured
+                                   when the task ends (debug.c); 0 until then */
+    uint8_t dbg_stack;          /* debug mode at spawn: the stack was zeroed for measuring */
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
@@ -307,6 +322,12 @@ struct coio_loop {
        left work for this loop; the loop clears it when it takes that work. */
     atomic_uint xpending;
     struct coio__xq *xq;             /* call_soon_threadsafe queue; owned (threadsafe.c) */
+    /* Debug mode (debug.c): slow-step threshold and the running step's start,
+       CLOCK_MONOTONIC ns; the thread of the current run, for the EPERM check. */
+    uint8_t debug;
+    int64_t slow_ns;
+    int64_t step_start;
+    pthread_t thread;
     coio_executor *default_ex;       /* coio_to_thread's pool, made on first use; joined
                                         and freed by coio_loop_close (executor.c) */
 #ifdef COIO_ASAN
@@ -347,6 +368,18 @@ COIO_HIDDEN void coio__handle_unref(coio_handle *h);
 COIO_HIDDEN bool coio__loop_valid(const coio_loop *l);
 COIO_HIDDEN bool coio__future_valid(const coio_future *f);
 COIO_HIDDEN void coio__check_canary(struct coio__task *t);
+
+/* Debug mode (debug.c); every caller tests l->debug first, so that the
+   normal path costs one predictable branch. */
+COIO_HIDDEN void coio__debug_loop_init(coio_loop *l);           /* COIO_DEBUG, defaults */
+/* A task step ends (from) and/or begins (to); NULL is the loop context. */
+COIO_HIDDEN void coio__debug_switch(coio_loop *l, struct coio__task *from, struct coio__task *to);
+COIO_HIDDEN void coio__debug_run_handle(coio_loop *l, coio_handle *h); /* timed run */
+COIO_HIDDEN void coio__debug_run_icb(coio_loop *l, struct coio__icb *cb);
+/* A loop call from a thread other than the running loop's: sets EPERM, true. */
+COIO_HIDDEN bool coio__debug_foreign(const coio_loop *l);
+COIO_HIDDEN void coio__debug_stack_prepare(struct coio__task *t); /* at spawn */
+COIO_HIDDEN void coio__debug_stack_measure(struct coio__task *t); /* at exit */
 
 /* Futures (task.c). */
 COIO_HIDDEN void coio__future_complete(coio_future *f);  /* wake awaiters, schedule callbacks */

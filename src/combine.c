@@ -532,7 +532,11 @@ static void shield_notify(struct coio__cnode *node, coio_future *inner)
 {
     struct shield_link *k = coio__container_of(node, struct shield_link, node);
     coio_future *outer = k->outer;
-    if (outer->state != COIO_PENDING) {
+    if (!inner) {
+        /* Loop close destroyed the inner task still pending: the outer one stays
+           pending (its loop is closed); only the link and its references go. */
+        inner = k->inner;
+    } else if (outer->state != COIO_PENDING) {
         /* The outer was cancelled: nobody will look at inner's error through it (S4). */
         inner->retrieved = 1;
     } else if (inner->state == COIO_CANCELLED) {
@@ -564,7 +568,7 @@ coio_future *coio_shield(coio_task *t)
         return NULL;
     }
     coio__list_init(&k->node.link);
-    k->node.kind = COIO__CN_NOTIFY;
+    k->node.kind = COIO__CN_NOTIFY_DROP; /* owns k: dropped if inner dies pending */
     k->node.task = NULL;
     k->node.notify = shield_notify;
     k->inner = coio_task_retain(t);
@@ -607,6 +611,7 @@ static void ac_notify(struct coio__cnode *node, coio_future *f)
     it->q[it->qtail++] = f;
     if (it->waiting) {
         struct coio__task *t = it->waiting->task;
+        it->waiting->it = NULL; /* detached: ac_unlink must not touch it again */
         it->waiting = NULL;
         coio__wake(t, 0);
     }
@@ -664,8 +669,12 @@ coio_as_completed *coio_as_completed_new(coio_task *const *aws, size_t n, double
 static void ac_unlink(struct coio__wait *w)
 {
     struct ac_wait *a = coio__container_of(w, struct ac_wait, w);
-    if (!a->freed)
+    /* Also called at loop close after a wake (coio_int.h): by then `it` may be
+       freed, so the first call detaches. */
+    if (!a->freed && a->it) {
         a->it->waiting = NULL;
+        a->it = NULL;
+    }
 }
 
 int coio_as_completed_next(coio_as_completed *it, coio_task **t)

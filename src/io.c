@@ -105,17 +105,20 @@ struct fd_wait {
     coio_loop *loop;
     int fd;
     bool write;
+    struct coio__task *task;
 };
 
 static void fd_unlink(struct coio__wait *w)
 {
     struct fd_wait *fw = coio__container_of(w, struct fd_wait, w);
     struct coio__fd *s = &fw->loop->fds[fw->fd];
-    if (fw->write)
-        s->wr = NULL;
-    else
-        s->rd = NULL;
-    fw->loop->io_waiters--;
+    struct coio__task **slot = fw->write ? &s->wr : &s->rd;
+    /* Not ours any more once an event, a close or an earlier unlink took it
+       (loop close calls this for a woken task too, coio_int.h). */
+    if (*slot == fw->task) {
+        *slot = NULL;
+        fw->loop->io_waiters--;
+    }
 }
 
 /* Park self until fd is ready in one direction (the caller saw it not ready). */
@@ -137,7 +140,7 @@ static int wait_fd(struct coio__task *self, int fd, bool write, int64_t deadline
         }
         s->registered = 1;
     }
-    struct fd_wait fw = {{coio__wait_cancel_unlink, fd_unlink}, l, fd, write};
+    struct fd_wait fw = {{coio__wait_cancel_unlink, fd_unlink}, l, fd, write, self};
     if (write)
         s->wr = self;
     else
@@ -315,6 +318,16 @@ int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
                 return 0;
             if (errno != ENOTCONN)
                 return -1;
+            /* Not connected and hung up: it failed, but the error is gone (a
+               poller that read SO_ERROR lost the event carrying it). A second
+               connect() reports what it can instead of waiting forever. */
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR))) {
+                if (connect(fd, addr, addrlen) == 0 || errno == EISCONN)
+                    return 0;
+                if (errno != EALREADY && errno != EINPROGRESS && errno != EINTR)
+                    return -1;
+            }
             continue;
         }
         errno = err;

@@ -122,6 +122,8 @@ static inline void ctx_switch(coio_loop *l, struct coio__task *from, struct coio
 {
     void **save = from ? &from->sp : &l->sp;
     void *sp = to ? to->sp : l->sp;
+    if (COIO_UNLIKELY(l->debug)) /* D2: times task steps */
+        coio__debug_switch(l, from, to);
     l->current = to;
 #ifdef COIO_ASAN
     void **fake = from ? &from->asan_fake : &l->asan_fake;
@@ -207,6 +209,7 @@ int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, 
 {
     coio_loop *l = self->f.loop;
     self->wait = w;
+    self->parked_on = w;
     self->wake_code = 0;
     if (deadline >= 0) {
         self->timer.when = deadline;
@@ -224,8 +227,12 @@ int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, 
     struct coio__task *next = next_task(l);
     if (next != self)
         ctx_switch(l, self, next, false);
-    else
+    else {
+        if (COIO_UNLIKELY(l->debug)) /* a new step of the same task */
+            coio__debug_switch(l, self, self);
         l->current = self;
+    }
+    self->parked_on = NULL;
     int code = self->wake_code;
     if (self->must_cancel) {
         /* Woken for another reason, but a cancel arrived meanwhile: it wins,
@@ -242,6 +249,8 @@ _Noreturn void coio__task_exit(struct coio__task *t)
 {
     coio_loop *l = t->f.loop;
     coio__check_canary(t);
+    if (COIO_UNLIKELY(t->dbg_stack)) /* before awaiters can ask for it */
+        coio__debug_stack_measure(t);
     /* Scopes left entered (coio_fail inside one) must not outlive the task. */
     coio__scopes_abandon(t);
     if (t->timer.index != COIO_NOT_IN_HEAP)
@@ -300,7 +309,9 @@ static void run_handle(coio_loop *l, coio_handle *h)
     (void)l;
     h->done = 1;
     if (!h->cancelled) {
-        if (h->type == COIO__H_CALL)
+        if (COIO_UNLIKELY(l->debug))
+            coio__debug_run_handle(l, h);
+        else if (h->type == COIO__H_CALL)
             h->u.call.cb(h->u.call.arg);
         else
             coio__run_done_callback(h);
@@ -316,6 +327,8 @@ static coio_handle *schedule(coio_loop *l, int64_t when, void (*cb)(void *), voi
         errno = EINVAL;
         return NULL;
     }
+    if (COIO_UNLIKELY(l->debug) && coio__debug_foreign(l))
+        return NULL;
     coio_handle *h = coio__handle_alloc(l);
     if (!h)
         return NULL;
@@ -474,7 +487,10 @@ static void run_once(coio_loop *l)
         } else if (r->kind == COIO__RUN_ICB) {
             struct coio__icb *cb = coio__container_of(r, struct coio__icb, run);
             cb->queued = 0;
-            cb->fn(cb);
+            if (COIO_UNLIKELY(l->debug))
+                coio__debug_run_icb(l, cb);
+            else
+                cb->fn(cb);
         } else {
             run_handle(l, coio__container_of(r, coio_handle, run));
         }
@@ -507,6 +523,7 @@ coio_loop *coio_loop_new(void)
     l->ready_tail = &l->ready;
     coio__list_init(&l->tasks);
     l->pool.max = 16384;
+    coio__debug_loop_init(l);
     coio__overflow_guard_acquire();
     if (!coio__tls_loop)
         coio__tls_loop = l;
@@ -551,6 +568,7 @@ static int begin_run(coio_loop *l)
         return -1;
     }
     l->running = 1;
+    l->thread = pthread_self(); /* the owner thread for debug mode's EPERM check */
     l->prev_current = coio__tls_loop;
     coio__tls_loop = l;
     coio__tls_running = l;
@@ -629,6 +647,8 @@ int coio_loop_stop(coio_loop *loop)
         errno = EINVAL;
         return -1;
     }
+    if (COIO_UNLIKELY(loop->debug) && coio__debug_foreign(loop))
+        return -1;
     loop->stopping = 1;
     return 0;
 }

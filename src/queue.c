@@ -43,15 +43,31 @@ static int qwaiter_cancel(struct coio__wait *w, struct coio__task *t)
     return 1;
 }
 
-static void qwaiter_unlink(struct coio__wait *w)
-{
-    coio__list_del(&coio__container_of(w, struct qwaiter, w)->link);
-}
-
 struct qwaiter_task {
     struct qwaiter q;
     struct coio__task *task;
+    coio_queue *queue;
+    struct coio__list *list;      /* getters, putters or joiners */
 };
+
+static void wakeup_next(struct coio__list *list);
+
+/* Only loop close unlinks these: the task is destroyed, parked or woken but
+   not run. A woken getter hands its wake-up on while items are left (as Q5),
+   a woken putter the free slot (as Q6), so waiters of other loops go on. */
+static void qwaiter_unlink(struct coio__wait *w)
+{
+    struct qwaiter_task *t = coio__container_of(w, struct qwaiter_task, q.w);
+    coio__list_del(&t->q.link);
+    if (!t->q.woken || !t->task->f.loop->closed)
+        return;
+    t->q.woken = 0; /* once */
+    coio_queue *q = t->queue;
+    if (t->list == &q->getters && q->n)
+        wakeup_next(&q->getters);
+    else if (t->list == &q->putters && !coio_queue_full(q))
+        wakeup_next(&q->putters);
+}
 
 /* Wake the first waiter of list and take it off (asyncio _wakeup_next). */
 static void wakeup_next(struct coio__list *list)
@@ -71,9 +87,12 @@ static void wake_joiners(coio_queue *q)
         wakeup_next(&q->joiners);
 }
 
-static int wait_in(struct coio__task *self, struct coio__list *list, struct qwaiter_task *w)
+static int wait_in(coio_queue *q, struct coio__task *self, struct coio__list *list,
+                   struct qwaiter_task *w)
 {
     w->task = self;
+    w->queue = q;
+    w->list = list;
     w->q.woken = 0;
     w->q.w.cancel = qwaiter_cancel;
     w->q.w.unlink = qwaiter_unlink;
@@ -258,7 +277,7 @@ int coio_queue_put(coio_queue *q, void *item)
             return -1;
         }
         struct qwaiter_task w;
-        int code = wait_in(self, &q->putters, &w);
+        int code = wait_in(q, self, &q->putters, &w);
         if (code) {
             /* Woken by a get but cancelled: the free slot goes to the next. */
             if (!coio_queue_full(q) && w.q.woken)
@@ -283,7 +302,7 @@ int coio_queue_get(coio_queue *q, void **item)
             return -1;
         }
         struct qwaiter_task w;
-        int code = wait_in(self, &q->getters, &w);
+        int code = wait_in(q, self, &q->getters, &w);
         if (code) {
             /* Woken by a put but cancelled: the item stays, the next getter
                gets the wake-up. */
@@ -323,7 +342,7 @@ int coio_queue_join(coio_queue *q)
     /* Woken joiners return even if new items were put before they ran, as
        asyncio's Event.wait does (EV2). */
     struct qwaiter_task w;
-    int code = wait_in(self, &q->joiners, &w);
+    int code = wait_in(q, self, &q->joiners, &w);
     if (code) {
         errno = code;
         return -1;

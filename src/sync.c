@@ -7,7 +7,9 @@
  * A woken waiter stays on its primitive's list until it runs again and takes
  * itself off, as asyncio's futures do: that is what keeps newcomers from
  * barging past it (LK3, SM2) and lets a waiter cancelled after its wake-up
- * hand what it was given to the next one (LK4, SM3, CD5).
+ * hand what it was given to the next one (LK4, SM3, CD5). A waiter whose task
+ * loop close destroys (woken or not) leaves the list the same way and hands on
+ * what it held, so the primitive stays usable from other loops.
  */
 #include "coio_int.h"
 
@@ -17,6 +19,10 @@ struct waiter {
     struct coio__list link;   /* on the primitive's waiter list */
     struct coio__wait w;
     struct coio__task *task;
+    void *prim;               /* the primitive waited on */
+    /* Loop close destroyed the task: give back what the wait held (the lock or
+       a permit handed to it, a notification, its barrier seat). NULL: nothing. */
+    void (*abandoned)(struct waiter *wt);
     uint8_t woken;            /* granted / notified: the task is on the ready queue */
 };
 
@@ -29,16 +35,27 @@ static int waiter_cancel(struct coio__wait *w, struct coio__task *t)
     return 1;
 }
 
+/* Only loop close unlinks these (no deadlines here): the task is destroyed,
+   parked or woken but not run yet, and never comes back for what it was given. */
 static void waiter_unlink(struct coio__wait *w)
 {
-    coio__list_del(&coio__container_of(w, struct waiter, w)->link);
+    struct waiter *wt = coio__container_of(w, struct waiter, w);
+    coio__list_del(&wt->link);
+    if (wt->task->f.loop->closed && wt->abandoned) {
+        void (*fn)(struct waiter *) = wt->abandoned;
+        wt->abandoned = NULL; /* once */
+        fn(wt);
+    }
 }
 
 /* Queue the current task on list and park it. Returns the wake code; the
    waiter is off the list again when this returns. */
-static int wait_on(struct coio__task *self, struct coio__list *list, struct waiter *wt)
+static int wait_on(struct coio__task *self, struct coio__list *list, struct waiter *wt,
+                   void *prim, void (*abandoned)(struct waiter *))
 {
     wt->task = self;
+    wt->prim = prim;
+    wt->abandoned = abandoned;
     wt->woken = 0;
     wt->w.cancel = waiter_cancel;
     wt->w.unlink = waiter_unlink;
@@ -101,6 +118,14 @@ static void lock_wake_head(struct lock *k)
     }
 }
 
+/* A destroyed waiter may have been handed the lock: pass it on (as LK4). */
+static void lock_abandoned(struct waiter *wt)
+{
+    struct lock *k = wt->prim;
+    if (!k->locked)
+        lock_wake_head(k);
+}
+
 void coio_lock_init(coio_lock *l)
 {
     if (!l)
@@ -123,7 +148,7 @@ int coio_lock_acquire(coio_lock *l)
         return 0;
     }
     struct waiter wt;
-    int code = wait_on(self, &k->waiters, &wt);
+    int code = wait_on(self, &k->waiters, &wt, k, lock_abandoned);
     if (code) {
         /* If the lock is free (we may have been handed it), make sure the
            next waiter gets its turn (LK4). */
@@ -185,7 +210,7 @@ int coio_event_wait(coio_event *e)
     if (E(e)->set)
         return 0;
     struct waiter wt;
-    int code = wait_on(self, &E(e)->waiters, &wt);
+    int code = wait_on(self, &E(e)->waiters, &wt, NULL, NULL);
     if (code) {
         errno = code;
         return -1;
@@ -239,6 +264,13 @@ int coio_condition_release(coio_condition *c) { return coio_lock_release(coio_co
 
 static void notify(struct condition *v, size_t n) { wake_n(&v->waiters, n); }
 
+/* A destroyed waiter that was notified passes the notification on (as CD5). */
+static void condition_abandoned(struct waiter *wt)
+{
+    if (wt->woken)
+        notify(wt->prim, 1);
+}
+
 int coio_condition_wait(coio_condition *c)
 {
     struct coio__task *self = need_task();
@@ -253,7 +285,7 @@ int coio_condition_wait(coio_condition *c)
     }
     coio_lock_release(v->lock);
     struct waiter wt;
-    bool cancelled = wait_on(self, &v->waiters, &wt) != 0;
+    bool cancelled = wait_on(self, &v->waiters, &wt, v, condition_abandoned) != 0;
     /* Re-acquire even when cancelled, however often (CD4). */
     while (coio_lock_acquire(v->lock) != 0)
         cancelled = true;
@@ -341,6 +373,17 @@ static bool sem_wake_next(struct semaphore *v)
     return true;
 }
 
+/* A destroyed waiter gives back a permit it was granted and lets waiters
+   take what is free (as SM3). */
+static void sem_abandoned(struct waiter *wt)
+{
+    struct semaphore *v = wt->prim;
+    if (wt->woken)
+        v->value++;
+    while (v->value > 0 && sem_wake_next(v))
+        ;
+}
+
 int coio_semaphore_acquire(coio_semaphore *s)
 {
     struct coio__task *self = need_task();
@@ -354,7 +397,7 @@ int coio_semaphore_acquire(coio_semaphore *s)
         return 0;
     }
     struct waiter wt;
-    int code = wait_on(self, &v->waiters, &wt);
+    int code = wait_on(self, &v->waiters, &wt, v, sem_abandoned);
     if (code && wt.woken)
         v->value++; /* granted but not taken: give the permit back (SM3) */
     while (v->value > 0 && sem_wake_next(v))
@@ -426,6 +469,15 @@ static void barrier_exit(struct barrier *v)
     }
 }
 
+/* A destroyed task that had entered the round leaves it, as a cancelled one
+   does: asyncio's finally clause of Barrier.wait. */
+static void barrier_abandoned(struct waiter *wt)
+{
+    struct barrier *v = wt->prim;
+    v->count--;
+    barrier_exit(v);
+}
+
 int coio_barrier_wait(coio_barrier *b)
 {
     struct coio__task *self = need_task();
@@ -437,7 +489,7 @@ int coio_barrier_wait(coio_barrier *b)
     struct waiter wt;
     /* Block while the previous round drains or resets. */
     while (v->state == DRAINING || v->state == RESETTING) {
-        int code = wait_on(self, &v->waiters, &wt);
+        int code = wait_on(self, &v->waiters, &wt, v, NULL);
         if (code) {
             errno = code;
             return -1;
@@ -454,7 +506,7 @@ int coio_barrier_wait(coio_barrier *b)
         barrier_notify_all(v);
     } else {
         while (v->state == FILLING) {
-            int code = wait_on(self, &v->waiters, &wt);
+            int code = wait_on(self, &v->waiters, &wt, v, barrier_abandoned);
             if (code) {
                 err = code;
                 break;

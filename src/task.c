@@ -60,6 +60,8 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
         errno = EINVAL;
         return NULL;
     }
+    if (COIO_UNLIKELY(l->debug) && coio__debug_foreign(l))
+        return NULL;
     if (coio__heap_reserve(&l->heap, l->heap_need + 1) < 0) {
         errno = ENOMEM;
         return NULL;
@@ -92,6 +94,8 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
                         the bottom page is never made resident */
         t->canary = (uint64_t *)st.map;
     t->sp = coio__arch_init_frame(t, task_entry);
+    if (COIO_UNLIKELY(l->debug)) /* for the stack high-water mark */
+        coio__debug_stack_prepare(t);
     l->refs++;
     l->heap_need++;
     coio__list_push(&l->tasks, &t->all_link);
@@ -245,7 +249,7 @@ void coio__future_complete(coio_future *f)
         coio__list_del(&n->link);
         if (n->kind == COIO__CN_AWAIT) {
             coio__wake(n->task, 0);
-        } else if (n->kind == COIO__CN_NOTIFY) {
+        } else if (n->kind == COIO__CN_NOTIFY || n->kind == COIO__CN_NOTIFY_DROP) {
             n->notify(n, f);
         } else {
             coio_handle *h = coio__container_of(n, coio_handle, cnode);
@@ -616,9 +620,17 @@ void coio__task_destroy_pending(struct coio__task *t)
     fprintf(stderr, "coio: Task was destroyed but it is pending! (task '%s')\n", coio_task_name(&t->f));
     if (!t->started && t->arg_dtor) /* its function never saw arg (T6) */
         t->arg_dtor(t->arg);
-    if (t->wait && t->wait->unlink)
-        t->wait->unlink(t->wait);
-    t->wait = NULL;
+    /* parked_on, not wait: a task woken but not yet run still owns its record
+       (a lock handed to it stays on the lock's list, an awaited future's
+       reference is still held), and unlink lets it hand that on or drop it. */
+    struct coio__wait *w = t->parked_on;
+    t->wait = t->parked_on = NULL;
+    if (w && w->unlink)
+        w->unlink(w);
+    if (t->queued) { /* woken meanwhile (a lock handed on by another's unlink) */
+        coio__ready_remove(l, &t->run);
+        t->queued = 0;
+    }
     if (t->timer.index != COIO_NOT_IN_HEAP)
         coio__heap_remove(&l->heap, &t->timer);
     coio__scopes_abandon(t);
@@ -631,6 +643,8 @@ void coio__task_destroy_pending(struct coio__task *t)
             h->done = 1;
             coio_task_release(h->u.done_cb.fut);
             coio__handle_unref(h);
+        } else if (n->kind == COIO__CN_NOTIFY_DROP) {
+            n->notify(n, NULL); /* frees what the node owns (a shield's link) */
         }
     }
     coio__list_del(&t->all_link);
