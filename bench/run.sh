@@ -191,7 +191,7 @@ END {
     }
     if (has("W3-1000k", "coio", "wall")) {
         w = get("W3-1000k", "coio", "wall")
-        printf "  %-8s %-16s %-14s %8.2f   completes  %s\n", "W3-1000k", "wall (s)", "coio", w, w > 0 ? "met" : "MISSED"
+        printf "  %-8s %-16s %-14s %8.2f   completes  %s\n", "W3-1000k", "wall (s)", "coio", w, (w > 0) ? "met" : "MISSED"
     }
     goal("W4", "cap 1", "go", "<=", 0.5)
     goal("W4", "cap 1024", "go", "<=", 1.0)
