@@ -210,6 +210,7 @@ struct coio__stack {
     size_t size;        /* usable bytes requested (pool key) */
     uint8_t guarded;    /* lowest page is PROT_NONE */
     unsigned vg_id;     /* valgrind stack id */
+    struct coio__slab *slab; /* the slab it was carved from (stack.c), or NULL */
 };
 
 struct coio__task {
@@ -256,9 +257,14 @@ static inline struct coio__task *coio__as_task(coio_future *f)
 /* Stacks (stack.c).                                                         */
 /* ------------------------------------------------------------------------ */
 struct coio__stack_pool {
-    void *head;         /* free default-size stacks, linked through their top word */
+    void *head;         /* free stacks not from a slab, linked through their top word */
     size_t n;           /* how many */
     size_t max;         /* keep at most this many; the rest are unmapped */
+    /* Default-size stacks are carved from slabs (stack.c) */
+    struct coio__slab *partial; /* slabs with free stacks, most recently freed-into first */
+    struct coio__slab *slabs;   /* every slab of this pool */
+    struct coio__slab *cur;     /* the slab new stacks are carved from */
+    size_t slab_free;           /* free stacks in all slabs */
 };
 
 /* Map a stack of at least size usable bytes; returns 0 or -1/errno. */
@@ -317,14 +323,15 @@ struct coio_loop {
                                         allocates */
     uint64_t timer_seq, task_seq, fut_seq;
     uint8_t running, stopping, closed;
+    uint8_t debug;                   /* debug mode (debug.c): tested once per switch */
     coio_loop *prev_current;         /* thread's current loop before run started */
     /* Set by other threads and signal handlers (threadsafe.c, signal.c) when they
        left work for this loop; the loop clears it when it takes that work. */
     atomic_uint xpending;
     struct coio__xq *xq;             /* call_soon_threadsafe queue; owned (threadsafe.c) */
-    /* Debug mode (debug.c): slow-step threshold and the running step's start,
-       CLOCK_MONOTONIC ns; the thread of the current run, for the EPERM check. */
-    uint8_t debug;
+    /* Debug mode (debug.c; the flag `debug` sits with the hot flags above):
+       slow-step threshold and the running step's start, CLOCK_MONOTONIC ns;
+       the thread of the current run, for the EPERM check. */
     int64_t slow_ns;
     int64_t step_start;
     pthread_t thread;
@@ -372,8 +379,10 @@ COIO_HIDDEN void coio__check_canary(struct coio__task *t);
 /* Debug mode (debug.c); every caller tests l->debug first, so that the
    normal path costs one predictable branch. */
 COIO_HIDDEN void coio__debug_loop_init(coio_loop *l);           /* COIO_DEBUG, defaults */
-/* A task step ends (from) and/or begins (to); NULL is the loop context. */
-COIO_HIDDEN void coio__debug_switch(coio_loop *l, struct coio__task *from, struct coio__task *to);
+/* A task step ends (from) and/or begins (to); NULL is the loop context.
+   Returns to (so that the caller need not keep it across the call). */
+COIO_HIDDEN struct coio__task *coio__debug_switch(coio_loop *l, struct coio__task *from,
+                                                  struct coio__task *to);
 COIO_HIDDEN void coio__debug_run_handle(coio_loop *l, coio_handle *h); /* timed run */
 COIO_HIDDEN void coio__debug_run_icb(coio_loop *l, struct coio__icb *cb);
 /* A loop call from a thread other than the running loop's: sets EPERM, true. */

@@ -98,14 +98,14 @@ static void say_slow(const char *what, int64_t ns)
 {
     char buf[192];
     int e = errno; /* a report must not change what the caller sees */
-    int n = snprintf(buf, sizeof buf, "coio: Executing %s took %.3f seconds\n", what, (double)ns / 1e9);
+    int n = snprintf(buf, sizeof buf, "coio: Executing %s took %.3f seconds\n", what,
+                     (double)ns / 1e9);
     say(buf, n < (int)sizeof buf ? n : (int)sizeof buf - 1);
     errno = e;
 }
 
-void coio__debug_switch(coio_loop *l, struct coio__task *from, struct coio__task *to)
+struct coio__task *coio__debug_switch(coio_loop *l, struct coio__task *from, struct coio__task *to)
 {
-    (void)to;
     int64_t now = coio__now_ns();
     if (from && now - l->step_start >= l->slow_ns) {
         char what[96];
@@ -113,6 +113,7 @@ void coio__debug_switch(coio_loop *l, struct coio__task *from, struct coio__task
         say_slow(what, now - l->step_start);
     }
     l->step_start = now;
+    return to;
 }
 
 /* "<callback SYMBOL>" when the dynamic symbol table has fn itself, else its

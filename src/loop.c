@@ -120,10 +120,12 @@ static inline void take_ready_as_batch(coio_loop *l)
    `to` (NULL: the loop context). `dying`: `from` never runs again. */
 static inline void ctx_switch(coio_loop *l, struct coio__task *from, struct coio__task *to, bool dying)
 {
+    /* D2: times task steps. First, and `to` comes back as the result, so that
+       nothing has to live across the call: the normal path keeps its registers. */
+    if (COIO_UNLIKELY(l->debug))
+        to = coio__debug_switch(l, from, to);
     void **save = from ? &from->sp : &l->sp;
     void *sp = to ? to->sp : l->sp;
-    if (COIO_UNLIKELY(l->debug)) /* D2: times task steps */
-        coio__debug_switch(l, from, to);
     l->current = to;
 #ifdef COIO_ASAN
     void **fake = from ? &from->asan_fake : &l->asan_fake;

@@ -73,7 +73,12 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
        the first frame goes right below it. */
     uintptr_t top = (uintptr_t)st.map + st.map_size;
     struct coio__task *t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
-    memset(t, 0, sizeof *t);
+    /* Everything starts zeroed except the name buffer, of which only the
+       first byte matters: a fifth less to clear on every spawn. */
+    memset(t, 0, offsetof(struct coio__task, f.name));
+    t->f.name[0] = 0;
+    memset((char *)t + offsetof(struct coio__task, f.name) + sizeof t->f.name, 0,
+           sizeof *t - offsetof(struct coio__task, f.name) - sizeof t->f.name);
     t->f.magic = COIO__FUT_MAGIC;
     t->f.kind = COIO__FUT_TASK;
     t->f.state = COIO_PENDING;

@@ -192,6 +192,7 @@ static void *d2_callbacks_main(void *arg)
 
 START_TEST(test_D2_slow_callback_reported)
 {
+    fast_ran = slow_ran = 0;
     capture_begin();
     ck_assert_int_eq(run_main(d2_callbacks_main, (void *)1, NULL), 0);
     const char *out = capture_end();
@@ -204,13 +205,15 @@ START_TEST(test_D2_slow_callback_reported)
     cb_name((void *)(uintptr_t)slow_done_cb, name, sizeof name);
     d = reported(out, name);
     ck_assert_msg(d >= 2 * thr() - 0.0005 && d < 10 * slack(), "%s: %.4f in: %s", name, d, out);
-    /* Nothing else was slow: exactly these two reports. */
-    ck_assert_msg(count_lines(out, "coio: Executing ") == 2, "%s", out);
+    cb_name((void *)(uintptr_t)fast_cb, name, sizeof name);
+    ck_assert_msg(reported(out, name) < 0, "%s", out); /* under the threshold */
+    ck_assert_msg(count_lines(out, "<callback ") == 2, "%s", out);
 }
 END_TEST
 
 START_TEST(test_D2_debug_off_reports_nothing)
 {
+    fast_ran = slow_ran = 0;
     capture_begin();
     ck_assert_int_eq(run_main(d2_callbacks_main, (void *)0, NULL), 0);
     const char *out = capture_end();
@@ -259,7 +262,8 @@ START_TEST(test_D2_slow_task_step_reported)
     const char *out = capture_end();
     double d = reported(out, "<task 'slowpoke'>");
     ck_assert_msg(d >= 2 * thr() - 0.0005 && d < 10 * slack(), "%.4f in: %s", d, out);
-    ck_assert_msg(count_lines(out, "coio: Executing ") == 1, "%s", out);
+    ck_assert_msg(count_lines(out, "'slowpoke'") == 1, "%s", out);
+    ck_assert_msg(!strstr(out, "'quick'"), "%s", out);
 }
 END_TEST
 
@@ -319,7 +323,8 @@ START_TEST(test_D2_callback_symbol_from_dladdr)
     Dl_info info;
     void *fn = (void *)(uintptr_t)free;
     if (dladdr(fn, &info) && info.dli_sname && info.dli_saddr == fn)
-        ck_assert_str_eq(info.dli_sname, "free"); /* dynamically linked */
+        /* dynamically linked; glibc names it __libc_free */
+        ck_assert_msg(strstr(info.dli_sname, "free"), "%s", info.dli_sname);
     cb_name(fn, name, sizeof name);
     ck_assert_msg(reported(out, name) >= 0, "%s not in: %s", name, out);
     /* Every step of main was reported, with main's default name. */
@@ -358,8 +363,8 @@ START_TEST(test_D3_never_retrieved_reported_in_both_modes)
         const char *out = capture_end();
         ck_assert_msg(count_lines(out, "Task exception was never retrieved") == 1, "debug %d: %s",
                       debug, out);
-        ck_assert_msg(strstr(out, "'lost'") && strstr(out, "disk on fire") && !strstr(out, "'seen'"),
-                      "debug %d: %s", debug, out);
+        ck_assert_msg(strstr(out, "'lost'") && strstr(out, "disk on fire"), "%d: %s", debug, out);
+        ck_assert_msg(!strstr(out, "'seen'"), "debug %d: %s", debug, out);
     }
 }
 END_TEST
@@ -447,6 +452,7 @@ static void *stack_used_errors_main(void *arg)
 {
     (void)arg;
     coio_loop *l = coio_loop_current();
+    coio_loop_set_debug(l, 0); /* whatever COIO_DEBUG says */
     size_t size = 0;
     errno = 0;
     ck_assert_int_eq(coio_task_stack_used(NULL, &size), -1);
@@ -565,6 +571,7 @@ static void *d5_main(void *arg)
 START_TEST(test_D5_foreign_thread_eperm_in_debug)
 {
     struct foreign fx = {.debug = 1};
+    foreign_cb_ran = ts_cb_ran = 0;
     ck_assert_int_eq(run_main(d5_main, &fx, NULL), 0);
     ck_assert_ptr_null(fx.soon);
     ck_assert_int_eq(fx.e_soon, EPERM);
@@ -586,6 +593,7 @@ END_TEST
 START_TEST(test_D5_no_thread_check_without_debug)
 {
     struct foreign fx = {.debug = 0};
+    foreign_cb_ran = ts_cb_ran = 0;
     ck_assert_int_eq(run_main(d5_main, &fx, NULL), 0);
     ck_assert_ptr_nonnull(fx.soon);
     ck_assert_int_eq(foreign_cb_ran, 2);
@@ -601,6 +609,7 @@ static void *idle_loop_thread(void *arg)
 
 START_TEST(test_D5_idle_loop_accepts_other_threads)
 {
+    foreign_cb_ran = 0;
     coio_loop *l = coio_loop_new();
     coio_loop_set_debug(l, 1);
     pthread_t th;
