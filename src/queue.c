@@ -153,11 +153,21 @@ int coio_queue_free(coio_queue *q)
 size_t coio_queue_qsize(const coio_queue *q) { return q ? q->n : 0; }
 int coio_queue_empty(const coio_queue *q) { return !q || q->n == 0; }
 int coio_queue_full(const coio_queue *q) { return q && q->maxsize > 0 && (long)q->n >= q->maxsize; }
+
+/* coio_queue_full for a known queue, inlined on the put path. */
+static inline bool is_full(const coio_queue *q) { return q->maxsize > 0 && (long)q->n >= q->maxsize; }
+
+/* Ring index head + i (i <= cap) without a division: put/get run per item. */
+static inline size_t ring_at(const coio_queue *q, size_t i)
+{
+    size_t k = q->head + i;
+    return k >= q->cap ? k - q->cap : k;
+}
 long coio_queue_maxsize(const coio_queue *q) { return q ? q->maxsize : 0; }
 
 /* ---- storage ------------------------------------------------------------------ */
 
-static int grow(coio_queue *q)
+static __attribute__((noinline)) int grow(coio_queue *q)
 {
     size_t cap = q->cap * 2;
     struct qitem *v = malloc(cap * sizeof *v);
@@ -180,14 +190,8 @@ static bool prio_before(const coio_queue *q, const struct qitem *a, const struct
     return c < 0 || (c == 0 && a->seq < b->seq);
 }
 
-static void store(coio_queue *q, void *item)
+static __attribute__((noinline)) void store_prio(coio_queue *q, struct qitem it)
 {
-    struct qitem it = {item, q->seq++};
-    if (q->kind != PRIO) {
-        q->v[(q->head + q->n) % q->cap] = it;
-        q->n++;
-        return;
-    }
     size_t i = q->n++; /* heap in v[0..n), head stays 0 */
     while (i > 0 && prio_before(q, &it, &q->v[(i - 1) / 2])) {
         q->v[i] = q->v[(i - 1) / 2];
@@ -196,16 +200,20 @@ static void store(coio_queue *q, void *item)
     q->v[i] = it;
 }
 
-static void *take(coio_queue *q)
+static inline void store(coio_queue *q, void *item)
 {
-    if (q->kind == FIFO) {
-        void *item = q->v[q->head].item;
-        q->head = (q->head + 1) % q->cap;
-        q->n--;
-        return item;
+    struct qitem it = {item, q->seq++};
+    if (q->kind != PRIO) {
+        q->v[ring_at(q, q->n)] = it;
+        q->n++;
+        return;
     }
-    if (q->kind == LIFO)
-        return q->v[(q->head + --q->n) % q->cap].item;
+    store_prio(q, it);
+}
+
+/* The heap pop, out of line: take() stays a few instructions for FIFO/LIFO. */
+static __attribute__((noinline)) void *take_prio(coio_queue *q)
+{
     void *item = q->v[0].item;
     struct qitem last = q->v[--q->n];
     size_t i = 0;
@@ -225,6 +233,19 @@ static void *take(coio_queue *q)
     return item;
 }
 
+static inline void *take(coio_queue *q)
+{
+    if (q->kind == FIFO) {
+        void *item = q->v[q->head].item;
+        q->head = ring_at(q, 1);
+        q->n--;
+        return item;
+    }
+    if (q->kind == LIFO)
+        return q->v[ring_at(q, --q->n)].item;
+    return take_prio(q);
+}
+
 /* ---- operations ----------------------------------------------------------------- */
 
 int coio_queue_put_nowait(coio_queue *q, void *item)
@@ -237,7 +258,7 @@ int coio_queue_put_nowait(coio_queue *q, void *item)
         errno = ESHUTDOWN;
         return -1;
     }
-    if (coio_queue_full(q)) {
+    if (is_full(q)) {
         errno = EAGAIN;
         return -1;
     }
@@ -271,7 +292,7 @@ int coio_queue_put(coio_queue *q, void *item)
         errno = EINVAL;
         return -1;
     }
-    while (coio_queue_full(q)) {
+    while (is_full(q)) {
         if (q->shutdown) {
             errno = ESHUTDOWN;
             return -1;
@@ -280,7 +301,7 @@ int coio_queue_put(coio_queue *q, void *item)
         int code = wait_in(q, self, &q->putters, &w);
         if (code) {
             /* Woken by a get but cancelled: the free slot goes to the next. */
-            if (!coio_queue_full(q) && w.q.woken)
+            if (!is_full(q) && w.q.woken)
                 wakeup_next(&q->putters);
             errno = code;
             return -1;

@@ -1,5 +1,7 @@
-/* stack.c — coroutine stacks: mmap'd with a guard page while the process has
- * VMA budget left, pooled per loop for reuse, registered with valgrind, and
+/* stack.c — coroutine stacks: carved from per-loop slabs (default size) or
+ * mapped one by one, with a guard page while the process has VMA budget
+ * left, reused through the slabs' free lists and the pool, registered with
+ * valgrind, and
  * watched by a SIGSEGV handler (on an alternate stack) that names the task
  * whose stack overflowed. Task bookkeeping lives in task.c; this file only
  * maps, unmaps and reports.
@@ -7,8 +9,7 @@
  * Why a budget: every guard page splits its stack into a separate VMA, so a
  * guarded stack costs two of the kernel's vm.max_map_count (65530 by default)
  * mappings. The first max_map_count/4 stacks of the process get guard pages;
- * later ones are mapped without (adjacent anonymous mappings then merge into
- * few VMAs); their lowest word serves as a canary: nothing writes it (a fresh
+ * later ones get none (a slab of them stays one VMA); their lowest word serves as a canary: nothing writes it (a fresh
  * mapping reads as zero, and reading leaves the page non-resident), so the
  * scheduler treats a non-zero value, checked whenever the task suspends or
  * ends, as an overflow. See README "Stacks".
@@ -119,6 +120,7 @@ static int map_stack(size_t size, struct coio__stack *st)
     st->map_size = map_size;
     st->size = size;
     st->guarded = guard;
+    st->slab = NULL;
 #ifdef COIO_VALGRIND
     st->vg_id = VALGRIND_STACK_REGISTER((char *)m + (guard ? page : 0), (char *)m + map_size);
 #else
@@ -137,10 +139,192 @@ static void unmap_stack(struct coio__stack *st)
     munmap(st->map, st->map_size);
 }
 
+/* ---- slabs --------------------------------------------------------------- */
+
+/* Default-size stacks are carved from slabs of SLAB_STACKS stacks: one mmap
+   instead of one per stack, and a finished stack goes back to its slab's free
+   list instead of being unmapped. A slab is unmapped in one call once all its
+   stacks are free and the pool holds enough free stacks without it, or when
+   the loop has closed and its last stack is freed. Each stack has a one-page
+   slot at its bottom; while the guard budget lasts that page is made
+   PROT_NONE when the stack is carved, otherwise it is ordinary stack memory
+   and the canary sits at its lowest word. */
+enum { SLAB_STACKS = 64 };
+
+struct coio__slab {
+    char *base;
+    size_t stride;              /* bytes per stack, guard slot included */
+    size_t size;                /* usable bytes requested (the pool key) */
+    unsigned carved;            /* stacks handed out so far (from the bottom) */
+    unsigned nfree;             /* carved stacks on the free list */
+    void *free;                 /* struct pooled, linked through next */
+    struct coio__stack_pool *pool; /* NULL once the loop has closed */
+    struct coio__slab *next, *prev;       /* pool->slabs */
+    struct coio__slab *pnext, *pprev;     /* pool->partial while nfree > 0 */
+    uint8_t on_partial;
+};
+
+static size_t slab_stack_size(void)
+{
+    size_t page = coio__page_size();
+    size_t s = COIO_STACK_DEFAULT;
+#ifdef COIO_ASAN
+    s *= 4; /* as task.c's stack_size_for */
+#endif
+    return (s + page - 1) & ~(page - 1);
+}
+
+static void partial_add(struct coio__stack_pool *pool, struct coio__slab *s)
+{
+    s->on_partial = 1;
+    s->pprev = NULL;
+    s->pnext = pool->partial;
+    if (pool->partial)
+        pool->partial->pprev = s;
+    pool->partial = s;
+}
+
+static void partial_del(struct coio__stack_pool *pool, struct coio__slab *s)
+{
+    s->on_partial = 0;
+    if (s->pprev)
+        s->pprev->pnext = s->pnext;
+    else
+        pool->partial = s->pnext;
+    if (s->pnext)
+        s->pnext->pprev = s->pprev;
+}
+
+/* Unmap a slab whose carved stacks are all on its free list. */
+static void slab_destroy(struct coio__slab *s)
+{
+    for (struct pooled *p = s->free; p; p = p->next) {
+#ifdef COIO_VALGRIND
+        VALGRIND_STACK_DEREGISTER(p->st.vg_id);
+#endif
+        if (p->st.guarded)
+            atomic_fetch_sub(&guarded_now, 1);
+    }
+    munmap(s->base, s->stride * SLAB_STACKS);
+    free(s);
+}
+
+static void slab_unlink(struct coio__stack_pool *pool, struct coio__slab *s)
+{
+    if (s->on_partial)
+        partial_del(pool, s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        pool->slabs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (pool->cur == s)
+        pool->cur = NULL;
+    pool->slab_free -= s->nfree;
+}
+
+static int slab_new(struct coio__stack_pool *pool, size_t size)
+{
+    size_t page = coio__page_size();
+    struct coio__slab *s = malloc(sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t stride = size + page;
+    void *m = mmap(NULL, stride * SLAB_STACKS, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        free(s);
+        errno = e == ENOMEM ? ENOMEM : EAGAIN;
+        return -1;
+    }
+#ifdef MADV_NOHUGEPAGE
+    /* With THP "always" a touched stack top would pull in a 2 MiB page. */
+    madvise(m, stride * SLAB_STACKS, MADV_NOHUGEPAGE);
+#endif
+    memset(s, 0, sizeof *s);
+    s->base = m;
+    s->stride = stride;
+    s->size = size;
+    s->pool = pool;
+    s->next = pool->slabs;
+    if (pool->slabs)
+        pool->slabs->prev = s;
+    pool->slabs = s;
+    pool->cur = s;
+    return 0;
+}
+
+static int slab_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st)
+{
+    struct coio__slab *s = pool->partial;
+    if (s) {
+        struct pooled *p = s->free;
+        s->free = p->next;
+        if (--s->nfree == 0)
+            partial_del(pool, s);
+        pool->slab_free--;
+        *st = p->st;
+        return 0;
+    }
+    s = pool->cur;
+    if (!s || s->carved == SLAB_STACKS) {
+        if (slab_new(pool, size) < 0)
+            return -1;
+        s = pool->cur;
+    }
+    size_t page = coio__page_size();
+    char *m = s->base + s->stride * s->carved++;
+    bool guard = atomic_fetch_add(&guarded_now, 1) < read_guard_limit();
+    if (guard && mprotect(m, page, PROT_NONE) != 0)
+        guard = false; /* out of VMAs after all: keep the stack, unguarded */
+    if (!guard)
+        atomic_fetch_sub(&guarded_now, 1);
+    st->map = m;
+    st->map_size = s->stride;
+    st->size = size;
+    st->guarded = guard;
+    st->slab = s;
+#ifdef COIO_VALGRIND
+    st->vg_id = VALGRIND_STACK_REGISTER(m + (guard ? page : 0), m + s->stride);
+#else
+    st->vg_id = 0;
+#endif
+    return 0;
+}
+
+static void slab_put(struct coio__stack *st)
+{
+    struct coio__slab *s = st->slab;
+    struct coio__stack_pool *pool = s->pool;
+    struct pooled *p = pooled_of(st);
+    p->st = *st;
+    p->next = s->free;
+    s->free = p;
+    s->nfree++;
+    if (!pool) { /* the loop has closed */
+        if (s->nfree == s->carved)
+            slab_destroy(s);
+        return;
+    }
+    pool->slab_free++;
+    if (!s->on_partial)
+        partial_add(pool, s);
+    if (s->nfree == SLAB_STACKS && pool->slab_free - SLAB_STACKS >= pool->max) {
+        slab_unlink(pool, s);
+        slab_destroy(s);
+    }
+}
+
 int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st)
 {
     size_t page = coio__page_size();
     size_t want = (size + page - 1) & ~(page - 1);
+    if (pool && want == slab_stack_size())
+        return slab_get(pool, want, st);
     if (pool && pool->head) {
         struct pooled *p = pool->head;
         if (p->st.size == want) {
@@ -161,6 +345,10 @@ void coio__stack_put(struct coio__stack_pool *pool, struct coio__stack *st)
     size_t g = st->guarded ? coio__page_size() : 0;
     __asan_unpoison_memory_region((char *)st->map + g, st->map_size - g);
 #endif
+    if (st->slab) {
+        slab_put(st);
+        return;
+    }
     if (pool && pool->n < pool->max && (!pool->head || ((struct pooled *)pool->head)->st.size == st->size)) {
         struct pooled *p = pooled_of(st);
         p->st = *st;
@@ -181,6 +369,17 @@ void coio__stack_pool_drain(struct coio__stack_pool *pool)
         unmap_stack(&st);
     }
     pool->n = 0;
+    /* Slabs with stacks still in use (finished tasks whose handles are still
+       held) are unmapped when their last stack is freed. */
+    struct coio__slab *s, *next;
+    for (s = pool->slabs; s; s = next) {
+        next = s->next;
+        bool idle = s->nfree == s->carved;
+        slab_unlink(pool, s);
+        s->pool = NULL;
+        if (idle)
+            slab_destroy(s);
+    }
 }
 
 /* ---- overflow reporting ------------------------------------------------- */

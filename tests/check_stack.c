@@ -368,7 +368,7 @@ static void *pool_main(void *arg)
         }
         /* All but the last finished task (kept until the next switch) are
            back in the pool. */
-        ck_assert_uint_ge(l->pool.n, POOL_BATCH - 2);
+        ck_assert_uint_ge(l->pool.n + l->pool.slab_free, POOL_BATCH - 2);
     }
     ck_assert_msg(nseen <= POOL_BATCH + 2 * POOL_ROUNDS, "%zu distinct stacks for %d tasks", nseen,
                   POOL_ROUNDS * POOL_BATCH);
@@ -385,6 +385,91 @@ START_TEST(test_stack_pool_reuses_stacks_mappings_bounded)
     /* The loop is closed: the stacks in its pool (one or two mappings each)
        are unmapped. */
     ck_assert_int_le(count_maps(), maps_pool_full - (POOL_BATCH - 2));
+}
+END_TEST
+
+/* ---- slabs: memory goes back after a burst and after the loop closes --------- */
+
+/* Bytes of address space mapped by the process. */
+static size_t mapped_bytes(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    size_t total = 0;
+    unsigned long lo, hi;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+            total += hi - lo;
+    fclose(f);
+    return total;
+}
+
+#define BURST_SLAB 64 /* stacks per slab (stack.c SLAB_STACKS) */
+
+static void *burst_main(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    coio_loop *l = coio_loop_current();
+    l->pool.max = BURST_SLAB; /* keep few free stacks, so that the burst shows */
+    coio_task **t = calloc((size_t)n, sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    size_t before = mapped_bytes();
+    for (long i = 0; i < n; i++) {
+        t[i] = coio_spawn(yield_once, NULL);
+        ck_assert_ptr_nonnull(t[i]);
+    }
+    size_t stride = as_task(t[0])->stack.map_size;
+    size_t peak = mapped_bytes();
+    /* (the running task's slab was mapped before) */
+    ck_assert_msg(peak - before >= (size_t)(n - BURST_SLAB) * stride, "burst mapped only %zu bytes",
+                  peak - before);
+    for (long i = 0; i < n; i++) {
+        ck_assert_int_eq(coio_await(t[i], NULL), 0);
+        coio_task_release(t[i]);
+    }
+    /* Left mapped: the pool's free stacks and at most a few partly used slabs. */
+    size_t after = mapped_bytes();
+    ck_assert_msg(after <= before + 4 * BURST_SLAB * stride, "%zu bytes still mapped after the burst",
+                  after - before);
+    free(t);
+    return arg;
+}
+
+START_TEST(test_stack_slabs_unmapped_after_burst)
+{
+    long n = slow_runner() ? 600 : 3000;
+    ck_assert_int_eq(run_main(burst_main, (void *)(intptr_t)n, NULL), 0);
+}
+END_TEST
+
+#define HELD 300
+static coio_task *held[HELD];
+
+static void *hold_main(void *arg)
+{
+    for (int i = 0; i < HELD; i++) {
+        held[i] = coio_spawn(yield_once, NULL);
+        ck_assert_ptr_nonnull(held[i]);
+    }
+    for (int i = 0; i < HELD; i++)
+        ck_assert_int_eq(coio_await(held[i], NULL), 0);
+    return arg; /* the handles outlive the loop */
+}
+
+START_TEST(test_stack_slabs_freed_by_last_release_after_close)
+{
+    ck_assert_int_eq(run_main(hold_main, NULL, NULL), 0);
+    /* The loop is closed, but the finished tasks' control blocks (on their
+       stacks) are still referenced: their slabs are still mapped. */
+    ck_assert_int_eq(coio_task_state(held[0]), COIO_FINISHED);
+    size_t stride = as_task(held[0])->stack.map_size;
+    size_t mapped = mapped_bytes();
+    for (int i = 0; i < HELD; i++)
+        coio_task_release(held[i]);
+    size_t after = mapped_bytes();
+    ck_assert_msg(after + (size_t)HELD * stride <= mapped, "released only %zu of %zu bytes",
+                  mapped - after, (size_t)HELD * stride);
 }
 END_TEST
 
@@ -456,6 +541,8 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_size_per_task_honoured_and_minimum_enforced);
     tcase_add_test(tc, test_stack_pool_reuses_stacks_mappings_bounded);
     tcase_add_test(tc, test_stack_100k_sleeping_tasks_within_max_map_count);
+    tcase_add_test(tc, test_stack_slabs_unmapped_after_burst);
+    tcase_add_test(tc, test_stack_slabs_freed_by_last_release_after_close);
     suite_add_tcase(s, tc);
     return s;
 }
