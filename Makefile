@@ -158,7 +158,8 @@ examples: $(EXAMPLE_BINS)
 
 # ---- benchmarks ---------------------------------------------------------------
 BENCH_SRCS := $(wildcard bench/bench_*.c)
-BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/echo_server $(BUILD)/bench/echo_client
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/echo_server \
+              $(BUILD)/bench/echo_server_streams $(BUILD)/bench/echo_client
 
 $(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -166,7 +167,8 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A)
 
 # Peers (bench/peers/) are built when their toolchains are installed; run.sh
 # takes BENCH_QUICK=1, REPEAT, BENCH_IMPLS, BENCH_WORKLOADS (see its header).
-bench: $(BENCH_BINS)
+# W7 drives examples/http_server with wrk.
+bench: $(BENCH_BINS) $(BUILD)/examples/http_server
 	@CC="$(CC)" CXX="$(CXX)" sh bench/peers/build.sh $(BUILD)/bench/peers
 	@sh bench/run.sh $(BUILD)
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh BUILD_DIR — run coio's six workloads and every peer that was
+# bench/run.sh BUILD_DIR — run coio's seven workloads and every peer that was
 # built (bench/peers/build.sh), REPEAT times each, pinned with taskset; print
 # the median with min-max per figure, the coio/peer ratios and the goals of
 # issue 5, and write bench/results.csv (workload,impl,metric,value,unit,runs,min,max).
@@ -7,12 +7,17 @@
 # Environment:
 #   REPEAT=N          runs per figure (default 3; 1 with BENCH_QUICK)
 #   BENCH_QUICK=1     smoke run: BENCH_SCALE=0.1, W3 at 10,000 tasks, W5 0.2+1 s,
-#                     CSV to BUILD_DIR/bench/results-quick.csv
+#                     W7 0+1 s, CSV to BUILD_DIR/bench/results-quick.csv
 #   BENCH_CSV=FILE    where to write the CSV
 #   BENCH_SCALE=F     multiply iteration counts (W1, W2, W4, W6)
-#   BENCH_IMPLS="coio go ..."   only these implementations
+#   BENCH_IMPLS="coio go ..."   only these implementations (coio-streams: W5's
+#                     server on coio_start_server streams, beside coio's raw fds)
 #   BENCH_WORKLOADS="W1 W5 ..." only these workloads
 #   W3_SIZES="100000 1000000"   W3 task counts;  W5_WARM=1 W5_SECS=10 W5_CONNS=50
+#   W7_WARM=1 W7_SECS=5 W7_CONNS=100   W7 HTTP: wrk -t1 against examples/http_server,
+#                     bench/peers/http_epoll and uv_bench http (whole seconds: wrk's
+#                     -d takes no fractions; W7_WARM=0 skips the warm-up run; 5 s
+#                     keeps W7's three servers within a minute for three repeats)
 build=$1
 bin=$build/bench
 peers=$bin/peers
@@ -25,19 +30,24 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     sizes=${W3_SIZES:-10000}
     warm=${W5_WARM:-0.2}
     secs=${W5_SECS:-1}
+    hwarm=${W7_WARM:-0}
+    hsecs=${W7_SECS:-1}
     csv=${BENCH_CSV:-$bin/results-quick.csv} # smoke figures stay out of the tree
 else
     repeat=${REPEAT:-3}
     sizes=${W3_SIZES:-100000 1000000}
     warm=${W5_WARM:-1}
     secs=${W5_SECS:-10}
+    hwarm=${W7_WARM:-1}
+    hsecs=${W7_SECS:-5}
 fi
 conns=${W5_CONNS:-50}
-impls=${BENCH_IMPLS:-coio ucontext fcontext epoll libuv go asyncio}
-workloads=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6}
+hconns=${W7_CONNS:-100}
+impls=${BENCH_IMPLS:-coio coio-streams ucontext fcontext epoll libuv go asyncio}
+workloads=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7}
 export GOMAXPROCS=1
 
-# Everything runs on CPU 0; W5's load client runs on CPU 1.
+# Everything runs on CPU 0; the load clients of W5 and W7 run on CPU 1.
 pin0="" pin1=""
 if command -v taskset >/dev/null 2>&1; then
     pin0="taskset -c 0"
@@ -49,7 +59,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 raw=$tmp/raw
 
-# One job per line: IMPL WORKLOAD COMMAND... (W5 commands are echo servers).
+# One job per line: IMPL WORKLOAD COMMAND... (W5 commands are echo servers,
+# W7 commands HTTP servers).
 job_list() {
     cat <<EOF
 coio W1 $bin/bench_switch
@@ -57,12 +68,16 @@ coio W2 $bin/bench_spawn
 coio W3 $bin/bench_sleepers $sizes
 coio W4 $bin/bench_queue
 coio W5 $bin/echo_server
+coio-streams W5 $bin/echo_server_streams
 coio W6 $bin/bench_timers
+coio W7 $build/examples/http_server
+epoll W7 $peers/http_epoll
 ucontext W1 $peers/ucontext_switch
 fcontext W1 $peers/fcontext_switch
 epoll W5 $peers/echo_epoll
 libuv W5 $peers/uv_bench echo
 libuv W6 $peers/uv_bench timers
+libuv W7 $peers/uv_bench http
 EOF
     for p in go:go_bench asyncio:asyncio_bench; do
         i=${p%%:*} b=$peers/${p#*:}
@@ -71,29 +86,76 @@ EOF
     done
 }
 
-# Start an echo server on a free port (it prints the port), drive it with
-# echo_client, stop it.
-run_echo() { # IMPL SERVER...
+# Start a server on a free port, pinned to CPU 0, and set port to what it
+# printed (the last word of its first line: "N" or "listening on HOST port N");
+# port stays empty if it did not start. stop_server ends it.
+start_server() { # IMPL SERVER...
     impl=$1
     shift
+    # Empty it first: the background child truncates it only when it gets to
+    # run, and the loop below could read the previous server's port meanwhile.
+    : >"$tmp/port"
     $pin0 "$@" 0 </dev/null >"$tmp/port" 2>"$tmp/server.err" &
     spid=$!
     port="" n=0
     while [ $n -lt 200 ]; do
-        port=$(head -n 1 "$tmp/port")
+        port=$(head -n 1 "$tmp/port" | awk '{ print $NF }')
         [ -n "$port" ] && break
         kill -0 $spid 2>/dev/null || break
         sleep 0.05
         n=$((n + 1))
     done
-    if [ -z "$port" ]; then
-        echo "bench: $impl echo server did not start: $(cat "$tmp/server.err")" >&2
-    else
-        $pin1 "$bin/echo_client" "$impl" "$port" "$conns" "$warm" "$secs" </dev/null >>"$raw" ||
-            echo "bench: W5 $impl failed" >&2
-    fi
+    [ -n "$port" ] || echo "bench: $impl server did not start: $(cat "$tmp/server.err")" >&2
+}
+stop_server() {
     kill $spid 2>/dev/null
     wait $spid 2>/dev/null
+}
+
+# W5: drive an echo server with echo_client.
+run_echo() { # IMPL SERVER...
+    start_server "$@"
+    if [ -n "$port" ]; then
+        $pin1 "$bin/echo_client" "$1" "$port" "$conns" "$warm" "$secs" </dev/null >>"$raw" ||
+            echo "bench: W5 $1 failed" >&2
+    fi
+    stop_server
+}
+
+# W7: wrk, one thread on CPU 1, keep-alive GET / over hconns connections; a
+# warm-up run is thrown away. Its Requests/sec and latency percentiles become
+# rows; non-2xx answers or socket errors fail the run.
+run_http() { # IMPL SERVER...
+    start_server "$@"
+    if [ -n "$port" ]; then
+        url=http://127.0.0.1:$port/
+        [ "$hwarm" -gt 0 ] && $pin1 wrk -t1 -c"$hconns" -d"${hwarm}s" "$url" >/dev/null 2>&1
+        if $pin1 wrk -t1 -c"$hconns" -d"${hsecs}s" --latency "$url" </dev/null >"$tmp/wrk" 2>&1 &&
+           awk -v impl="$1" '
+function us(t,   v) { # wrk prints times as 12.34us, 1.20ms, 2.00s, 1.00m
+    v = t + 0
+    if (t ~ /us$/) return v
+    if (t ~ /ms$/) return v * 1e3
+    if (t ~ /m$/) return v * 6e7
+    if (t ~ /h$/) return v * 3.6e9
+    return v * 1e6
+}
+$1 == "Requests/sec:" { rps = $2 }
+$1 == "50%" { p50 = us($2) }
+$1 == "99%" { p99 = us($2) }
+/Non-2xx/ || /Socket errors/ { bad = $0 }
+END {
+    if (bad != "" || rps == "") { print "bench: W7 " impl ": " (bad != "" ? bad : "no Requests/sec from wrk") > "/dev/stderr"; exit 1 }
+    printf "W7,%s,requests/s,%.3f,req/s\n", impl, rps
+    printf "W7,%s,p50 latency,%.3f,us\n", impl, p50
+    printf "W7,%s,p99 latency,%.3f,us\n", impl, p99
+}' "$tmp/wrk" >>"$raw"; then
+            :
+        else
+            echo "bench: W7 $1 failed: $(tail -n 3 "$tmp/wrk")" >&2
+        fi
+    fi
+    stop_server
 }
 
 want() { # WORD LIST...
@@ -105,6 +167,10 @@ want() { # WORD LIST...
 
 : >"$raw"
 start=$(date +%s)
+if want W7 $workloads && ! command -v wrk >/dev/null 2>&1; then
+    echo "bench: W7 skipped: wrk is missing; to run it: apt-get install -y wrk" >&2
+    workloads=$(echo " $workloads " | sed 's/ W7 / /')
+fi
 r=1
 while [ $r -le "$repeat" ]; do
     job_list | while read -r impl wl cmd; do
@@ -114,6 +180,8 @@ while [ $r -le "$repeat" ]; do
         echo "bench: run $r/$repeat: $impl $wl" >&2
         if [ "$wl" = W5 ]; then
             run_echo "$impl" "$@"
+        elif [ "$wl" = W7 ]; then
+            run_http "$impl" "$@"
         else
             $pin0 "$@" </dev/null >>"$raw" || echo "bench: $impl $wl failed" >&2
         fi
@@ -144,6 +212,17 @@ function goal(wl, metric, peer, op, bound,   r, ok) {
     ok = (op == "<=") ? (r <= bound) : (r >= bound)
     printf "  %-8s %-16s coio/%-9s %8.3f   %s %.2f   %s\n", wl, metric, peer, r, op, bound, ok ? "met" : "MISSED"
 }
+# A figure the closing note of issue 6 quotes: requests/s of impl and its ratio to peer.
+function rps(wl, impl, peer) {
+    if (!has(wl, impl, "requests/s")) {
+        printf "  %-8s %-14s requests/s   n/a (not measured)\n", wl, impl
+        return
+    }
+    printf "  %-8s %-14s %10.0f req/s", wl, impl, get(wl, impl, "requests/s")
+    if (has(wl, peer, "requests/s") && get(wl, peer, "requests/s") != 0)
+        printf "   %s/%s %.3f", impl, peer, get(wl, impl, "requests/s") / get(wl, peer, "requests/s")
+    print ""
+}
 {
     if (NF != 5 || $4 !~ /^-?[0-9.]+$/) next
     key = $1 SUBSEP $2 SUBSEP $3
@@ -152,29 +231,29 @@ function goal(wl, metric, peer, op, bound,   r, ok) {
     v[key, ++n[key]] = $4
 }
 END {
-    printf "%-8s %-9s %-16s %12s %-10s %s\n", "workload", "impl", "metric", "median", "unit", "min - max"
+    printf "%-8s %-12s %-16s %12s %-10s %s\n", "workload", "impl", "metric", "median", "unit", "min - max"
     print "workload,impl,metric,value,unit,runs,min,max" > csv
     for (i = 1; i <= k; i++) {
         key = order[i]
         split(key, f, SUBSEP)
         m = med_of(key)
         med[key] = m
-        printf "%-8s %-9s %-16s %12.2f %-10s %.2f - %.2f\n", f[1], f[2], f[3], m, unit[key], lo, hi
+        printf "%-8s %-12s %-16s %12.2f %-10s %.2f - %.2f\n", f[1], f[2], f[3], m, unit[key], lo, hi
         printf "%s,%s,%s,%.3f,%s,%d,%.3f,%.3f\n", f[1], f[2], f[3], m, unit[key], n[key], lo, hi > csv
     }
     np = split("ucontext fcontext epoll libuv go asyncio", peer, " ")
     print ""
     print "coio/peer, medians of this run (times: < 1 means coio is faster; requests/s: > 1)"
-    printf "%-8s %-16s", "workload", "metric"
+    printf "%-8s %-12s %-16s", "workload", "coio", "metric"
     for (p = 1; p <= np; p++) printf " %9s", peer[p]
     print ""
     for (i = 1; i <= k; i++) {
         split(order[i], f, SUBSEP)
-        if (f[2] != "coio") continue
-        line = sprintf("%-8s %-16s", f[1], f[3]); any = 0
+        if (f[2] != "coio" && f[2] != "coio-streams") continue
+        line = sprintf("%-8s %-12s %-16s", f[1], f[2], f[3]); any = 0
         for (p = 1; p <= np; p++) {
             if (has(f[1], peer[p], f[3]) && get(f[1], peer[p], f[3]) != 0) {
-                line = line sprintf(" %9.3f", get(f[1], "coio", f[3]) / get(f[1], peer[p], f[3])); any = 1
+                line = line sprintf(" %9.3f", get(f[1], f[2], f[3]) / get(f[1], peer[p], f[3])); any = 1
             } else line = line sprintf(" %9s", "-")
         }
         if (any) print line
@@ -198,6 +277,10 @@ END {
     goal("W5", "requests/s", "epoll", ">=", 0.95)
     goal("W5", "requests/s", "go", ">=", 1.05)
     goal("W6", "schedule+cancel", "libuv", "<=", 1.0)
+    print ""
+    print "streams (issue 6)"
+    rps("W5", "coio-streams", "epoll")
+    rps("W7", "coio", "epoll")
 }' "$raw"
 echo
 echo "written: $csv"

@@ -40,6 +40,7 @@ has_header() { # compiler lang header
 echo "bench: building peers in $out"
 if has_header "$cc" c sys/epoll.h; then
     compile echo_epoll "$out/echo_epoll" $cc -O2 -o "$out/echo_epoll" $src/echo_epoll.c
+    compile http_epoll "$out/http_epoll" $cc -O2 -o "$out/http_epoll" $src/http_epoll.c
 else
     skip epoll "no <sys/epoll.h> (Linux only)"
 fi
@@ -91,6 +92,9 @@ else
     rm -f "$out/asyncio_bench"
     skip asyncio "no python3" python3
 fi
+
+# W7's load generator (not a peer, but its absence drops the whole workload).
+command -v wrk >/dev/null 2>&1 || skip "W7 HTTP" "no wrk (the load generator)" wrk
 
 if [ -n "$skipped" ]; then
     echo "bench: peers skipped:$skipped"

@@ -1,11 +1,14 @@
-/* Peers on libuv: W5 echo server (uv_tcp_t, uv_read_start/uv_write) and W6
+/* Peers on libuv: W5 echo server (uv_tcp_t, uv_read_start/uv_write), W6
  * timers (uv_timer_start/uv_timer_stop on handles the program owns, as libuv
- * is used). Usage: uv_bench echo PORT | uv_bench timers. echo listens on
- * 127.0.0.1:PORT (0: any free port) and prints the port. */
+ * is used) and W7's HTTP/1.1 keep-alive hello server (the answers of
+ * examples/http_server). Usage: uv_bench echo PORT | uv_bench http PORT |
+ * uv_bench timers. echo and http listen on 127.0.0.1:PORT (0: any free port)
+ * and print the port. */
 #include "bench.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <strings.h>
 #include <uv.h>
 
 /* ---- W5 ------------------------------------------------------------------- */
@@ -73,7 +76,7 @@ static void on_conn(uv_stream_t *server, int status)
     }
 }
 
-static int echo(int port)
+static int listen_on(int port, uv_connection_cb on_connection)
 {
     uv_loop_t *loop = uv_default_loop();
     uv_tcp_t server;
@@ -82,7 +85,7 @@ static int echo(int port)
     uv_tcp_init(loop, &server);
     int rc = uv_tcp_bind(&server, (const struct sockaddr *)&sa, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&server, 1024, on_conn);
+        rc = uv_listen((uv_stream_t *)&server, 1024, on_connection);
     if (rc) {
         fprintf(stderr, "uv_bench: %s\n", uv_strerror(rc));
         return 1;
@@ -92,6 +95,153 @@ static int echo(int port)
     printf("%d\n", ntohs(sa.sin_port));
     fflush(stdout);
     return uv_run(loop, UV_RUN_DEFAULT);
+}
+
+/* ---- W7 ------------------------------------------------------------------- */
+
+#define HEAD_MAX 8192 /* the example's head buffer: a longer head hangs up */
+#define RESP_HEAD "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
+#define BODY "Hello, world\n"
+static const char resp_keep[] = RESP_HEAD "\r\n" BODY;
+static const char resp_keep10[] = RESP_HEAD "Connection: keep-alive\r\n\r\n" BODY;
+static const char resp_close[] = RESP_HEAD "Connection: close\r\n\r\n" BODY;
+
+struct hconn {
+    uv_tcp_t tcp;
+    int closing;       /* answered "Connection: close": close once it is sent */
+    int writes;        /* uv_write requests in flight */
+    long skip;         /* request body bytes still to drop */
+    size_t inlen;
+    char in[HEAD_MAX];
+};
+
+/* The value of header name within head[0..len), or NULL; *vl gets its length. */
+static const char *http_header(const char *head, size_t len, const char *name, size_t *vl)
+{
+    size_t nl = strlen(name);
+    const char *end = head + len;
+    const char *p = memmem(head, len, "\r\n", 2);
+    while (p && p + 2 < end && p[2] != '\r') {
+        const char *h = p + 2;
+        const char *e = memmem(h, (size_t)(end - h), "\r\n", 2);
+        if (!e)
+            e = end;
+        if ((size_t)(e - h) > nl && strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+            h += nl + 1;
+            while (h < e && (*h == ' ' || *h == '\t'))
+                h++;
+            *vl = (size_t)(e - h);
+            return h;
+        }
+        p = e < end ? e : NULL;
+    }
+    return NULL;
+}
+
+static int has_token(const char *v, size_t len, const char *tok)
+{
+    size_t tl = strlen(tok);
+    for (size_t i = 0; i + tl <= len; i++)
+        if (strncasecmp(v + i, tok, tl) == 0)
+            return 1;
+    return 0;
+}
+
+static void on_hwrite(uv_write_t *req, int status)
+{
+    struct hconn *c = req->data;
+    free(req);
+    c->writes--;
+    if (status < 0 || (c->closing && c->writes == 0))
+        if (!uv_is_closing((uv_handle_t *)&c->tcp))
+            uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* Send an answer: uv_try_write, a uv_write of a copy for what did not go out. */
+static void http_send(struct hconn *c, const char *r, size_t n)
+{
+    int w = c->writes ? 0 : uv_try_write((uv_stream_t *)&c->tcp, &(uv_buf_t){.base = (char *)r, .len = n}, 1);
+    size_t off = w > 0 ? (size_t)w : 0;
+    if (off == n)
+        return;
+    uv_write_t *req = malloc(sizeof *req + n - off);
+    req->data = c;
+    memcpy(req + 1, r + off, n - off);
+    uv_buf_t rest = uv_buf_init((char *)(req + 1), (unsigned)(n - off));
+    c->writes++;
+    uv_write(req, (uv_stream_t *)&c->tcp, &rest, 1, on_hwrite);
+}
+
+static void on_halloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    (void)hint;
+    struct hconn *c = (struct hconn *)h;
+    *b = uv_buf_init(c->in + c->inlen, (unsigned)(HEAD_MAX - c->inlen));
+}
+
+static void on_hread(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    struct hconn *c = (struct hconn *)s;
+    if (n < 0) { /* EOF or error: the example hangs up too */
+        uv_close((uv_handle_t *)s, on_close);
+        return;
+    }
+    c->inlen += (size_t)n;
+    size_t pos = 0;
+    while (!c->closing) {
+        if (c->skip > 0) {
+            size_t k = c->inlen - pos < (size_t)c->skip ? c->inlen - pos : (size_t)c->skip;
+            pos += k;
+            c->skip -= (long)k;
+            if (c->skip > 0)
+                break;
+        }
+        char *h = c->in + pos;
+        size_t avail = c->inlen - pos;
+        char *e = memmem(h, avail, "\r\n\r\n", 4);
+        if (!e) {
+            if (avail == HEAD_MAX) { /* head too large: hang up, as the example */
+                uv_close((uv_handle_t *)s, on_close);
+                return;
+            }
+            break;
+        }
+        size_t hl = (size_t)(e - h) + 4, vl = 0;
+        pos += hl;
+        int http10 = memmem(h, hl, " HTTP/1.0\r\n", 11) != NULL;
+        const char *v = http_header(h, hl, "Connection", &vl);
+        int keep = http10 ? v && has_token(v, vl, "keep-alive") : !(v && has_token(v, vl, "close"));
+        v = http_header(h, hl, "Content-Length", &vl);
+        c->skip = v ? strtol(v, NULL, 10) : 0;
+        if (keep)
+            http_send(c, http10 ? resp_keep10 : resp_keep,
+                      (http10 ? sizeof resp_keep10 : sizeof resp_keep) - 1);
+        else
+            http_send(c, resp_close, sizeof resp_close - 1);
+        c->closing = !keep;
+    }
+    memmove(c->in, c->in + pos, c->inlen - pos);
+    c->inlen -= pos;
+    if (c->closing) {
+        uv_read_stop(s);
+        if (c->writes == 0)
+            uv_close((uv_handle_t *)s, on_close);
+    }
+}
+
+static void on_hconn(uv_stream_t *server, int status)
+{
+    if (status < 0)
+        return;
+    struct hconn *c = calloc(1, sizeof *c);
+    uv_tcp_init(server->loop, &c->tcp);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) == 0) {
+        uv_tcp_nodelay(&c->tcp, 1);
+        uv_read_start((uv_stream_t *)&c->tcp, on_halloc, on_hread);
+    } else {
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+    }
 }
 
 /* ---- W6 ------------------------------------------------------------------- */
@@ -138,9 +288,11 @@ static int timers(void)
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "echo") == 0)
-        return echo(atoi(argv[2]));
+        return listen_on(atoi(argv[2]), on_conn);
+    if (argc > 2 && strcmp(argv[1], "http") == 0)
+        return listen_on(atoi(argv[2]), on_hconn);
     if (argc > 1 && strcmp(argv[1], "timers") == 0)
         return timers();
-    fprintf(stderr, "usage: uv_bench echo PORT | uv_bench timers\n");
+    fprintf(stderr, "usage: uv_bench echo PORT | uv_bench http PORT | uv_bench timers\n");
     return 2;
 }
