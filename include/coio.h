@@ -114,7 +114,9 @@ COIO_API int coio_loop_stop(coio_loop *loop);
 
 /* Close the loop: pending callbacks and timers are dropped; a task still
    pending is reported on stderr ("Task was destroyed but it is pending!") and
-   ends CANCELLED without running again. The loop memory is freed once no task
+   ends CANCELLED without running again; a lock, permit, notification or queue
+   slot it had been handed (woken, not yet run) passes to the next waiter, so the
+   primitive stays usable from other loops. The loop memory is freed once no task
    handle refers to it; the loop pointer must not be used afterwards (as after
    free()). Returns 0, or -1 with errno EBUSY (running) or EINVAL (NULL). */
 COIO_API int coio_loop_close(coio_loop *loop);
