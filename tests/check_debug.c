@@ -12,33 +12,6 @@
 
 /* ---- stderr capture ------------------------------------------------------------ */
 
-static FILE *cap_file;
-static int saved_fd2 = -1;
-static char captured[8192];
-
-static void capture_begin(void)
-{
-    fflush(stderr);
-    cap_file = tmpfile();
-    ck_assert_ptr_nonnull(cap_file);
-    saved_fd2 = dup(2);
-    ck_assert_int_ge(saved_fd2, 0);
-    ck_assert_int_ge(dup2(fileno(cap_file), 2), 0);
-}
-
-static const char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_fd2, 2);
-    close(saved_fd2);
-    saved_fd2 = -1;
-    rewind(cap_file);
-    size_t n = fread(captured, 1, sizeof captured - 1, cap_file);
-    captured[n] = 0;
-    fclose(cap_file);
-    cap_file = NULL;
-    return captured;
-}
 
 static int count_lines(const char *s, const char *needle)
 {

@@ -7,42 +7,10 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#define ck_assert_err(call, code)                                                                  \
-    do {                                                                                           \
-        errno = 0;                                                                                 \
-        ck_assert_int_eq((call), -1);                                                              \
-        ck_assert_int_eq(errno, (code));                                                           \
-    } while (0)
-
 static evlog ev;
 
 /* ---- capturing stderr (fd 2) ------------------------------------------------------- */
 
-static int saved_fd2 = -1;
-static FILE *cap_file;
-static char captured[4096];
-
-static void capture_begin(void)
-{
-    fflush(stderr);
-    cap_file = tmpfile();
-    ck_assert_ptr_nonnull(cap_file);
-    saved_fd2 = dup(2);
-    ck_assert_int_ge(saved_fd2, 0);
-    ck_assert_int_ge(dup2(fileno(cap_file), 2), 0);
-}
-
-static const char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_fd2, 2);
-    close(saved_fd2);
-    rewind(cap_file);
-    size_t n = fread(captured, 1, sizeof captured - 1, cap_file);
-    captured[n] = 0;
-    fclose(cap_file);
-    return captured;
-}
 
 /* ---- F1: one completion ---------------------------------------------------------------- */
 

@@ -11,13 +11,6 @@ static evlog ev;
 
 static void reset(void) { memset(&ev, 0, sizeof ev); }
 
-#define ck_assert_err(call, code)                                                                  \
-    do {                                                                                           \
-        errno = 0;                                                                                 \
-        ck_assert_int_eq((call), -1);                                                              \
-        ck_assert_int_eq(errno, (code));                                                           \
-    } while (0)
-
 static void *ret_arg(void *arg) { return arg; }
 
 /* ---- R1 -------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coio.h"
 
@@ -48,6 +49,44 @@ static inline void evlog_add(evlog *l, const char *fmt, ...)
 }
 
 #define ck_assert_log(l, expected) ck_assert_str_eq((l)->buf, (expected))
+
+/* Assert that call returns -1 with errno == code. */
+#define ck_assert_err(call, code)                                                                  \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        ck_assert_int_eq((call), -1);                                                              \
+        ck_assert_int_eq(errno, (code));                                                           \
+    } while (0)
+
+/* Capture what is written to fd 2 (coio's diagnostics) between capture_begin()
+   and capture_end(), which returns it as a string (at most 8 KiB kept). */
+static FILE *cap_file;
+static int saved_fd2 = -1;
+static char captured[8192];
+
+static inline void capture_begin(void)
+{
+    fflush(stderr);
+    cap_file = tmpfile();
+    ck_assert_ptr_nonnull(cap_file);
+    saved_fd2 = dup(2);
+    ck_assert_int_ge(saved_fd2, 0);
+    ck_assert_int_ge(dup2(fileno(cap_file), 2), 0);
+}
+
+static inline const char *capture_end(void)
+{
+    fflush(stderr);
+    dup2(saved_fd2, 2);
+    close(saved_fd2);
+    saved_fd2 = -1;
+    rewind(cap_file);
+    size_t n = fread(captured, 1, sizeof captured - 1, cap_file);
+    captured[n] = 0;
+    fclose(cap_file);
+    cap_file = NULL;
+    return captured;
+}
 
 /* Run fn under coio_run and return its rc; *res gets the result. */
 static inline int run_main(void *(*fn)(void *), void *arg, void **res)
