@@ -84,8 +84,12 @@ $(LIB_A): $(OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# The shared library's SONAME carries the major version; install adds the
+# usual symlinks (libcoio.so -> libcoio.so.0 -> libcoio.so.0.1.0).
+SO_MAJOR := 0
+SO_FULL  := 0.1.0
 $(LIB_SO): $(OBJS)
-	$(CC) -shared $(SAN_LD) -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(SAN_LD) -Wl,-soname,libcoio.so.$(SO_MAJOR) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----------------------------------------------------------------
 # TESTS="check_task check_io" runs a subset.
@@ -176,7 +180,9 @@ bench: $(BENCH_BINS) $(BUILD)/examples/http_server
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libcoio.so.$(SO_FULL)
+	ln -sf libcoio.so.$(SO_FULL) $(DESTDIR)$(PREFIX)/lib/libcoio.so.$(SO_MAJOR)
+	ln -sf libcoio.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libcoio.so
 	install -m 644 include/coio.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc
 

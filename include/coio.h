@@ -91,7 +91,8 @@ COIO_API coio_loop *coio_loop_new(void);
 COIO_API coio_loop *coio_loop_current(void);
 
 /* Make loop the current loop of this thread (NULL: none). Returns 0, or -1 with
-   errno EBUSY if another loop is running on this thread. */
+   errno EBUSY if another loop is running on this thread, EINVAL if loop is not
+   a loop (or one already freed). */
 COIO_API int coio_loop_set_current(coio_loop *loop);
 
 /* Run until t is done, then run one more iteration, as asyncio does (its run
@@ -109,7 +110,8 @@ COIO_API int coio_loop_run_forever(coio_loop *loop);
 
 /* Ask the running loop to return once the current iteration's callbacks have
    run; callbacks scheduled meanwhile stay queued. Before run_forever, makes it
-   run exactly one iteration. Returns 0, or -1 with errno EINVAL (NULL). */
+   run exactly one iteration. Returns 0, or -1 with errno EINVAL (NULL) or EPERM
+   (debug mode: called from another thread while the loop runs). */
 COIO_API int coio_loop_stop(coio_loop *loop);
 
 /* Close the loop: pending callbacks and timers are dropped; a task still
@@ -136,8 +138,9 @@ COIO_API int coio_loop_is_running(coio_loop *loop);
    scheduled before it (FIFO). Callbacks never run synchronously.
    The returned handle belongs to the loop and stays valid until the callback
    has started or the handle is cancelled; coio_handle_retain() keeps it valid
-   longer. Returns NULL with errno EINVAL (loop or cb NULL, loop closed) or
-   ENOMEM. */
+   longer. Returns NULL with errno EINVAL (loop or cb NULL, loop closed),
+   ENOMEM, or EPERM (debug mode: called from another thread while the loop
+   runs; coio_call_soon_threadsafe is the way across). */
 COIO_API coio_handle *coio_call_soon(coio_loop *loop, void (*cb)(void *), void *arg);
 
 /* Schedule cb(arg) at loop time now + delay (a delay <= 0 runs on the next
@@ -171,8 +174,9 @@ COIO_API void coio_handle_release(coio_handle *h);
 /* Spawn fn(arg) as a task of the current loop. It starts on a later loop
    iteration (never inside this call). Returns a handle the caller owns (release
    it with coio_task_release; releasing at once makes a detached task), or NULL
-   with errno EINVAL (fn NULL, no current loop, or the loop closed) or ENOMEM
-   (no memory for the stack; EAGAIN if mmap hit a kernel limit). */
+   with errno EINVAL (fn NULL, no current loop, or the loop closed), ENOMEM
+   (no memory for the stack; EAGAIN if mmap hit a kernel limit) or EPERM (debug
+   mode: called from another thread while the loop runs). */
 COIO_API coio_task *coio_spawn(void *(*fn)(void *), void *arg);
 
 /* The same with options (opts may be NULL). */
@@ -312,8 +316,9 @@ COIO_API size_t coio_all_tasks(coio_task **out, size_t cap);
 
 /* Wait until fd is readable / writable. timeout < 0: no limit. Returns 0, or -1
    with errno ETIMEDOUT, ECANCELED, EBADF (fd closed with coio_close meanwhile,
-   fd < 0 or not open), EINVAL (not in a task, NaN timeout), EEXIST (another task already waits for
-   the same direction of fd). May return spuriously, as poll(2) may. */
+   fd < 0 or not open), EINVAL (not in a task, NaN timeout), EEXIST (another
+   task already waits for the same direction of fd), ENOMEM (fd table or poller
+   registration). May return spuriously, as poll(2) may. */
 COIO_API int coio_wait_readable(int fd, double timeout);
 COIO_API int coio_wait_writable(int fd, double timeout);
 
@@ -333,7 +338,8 @@ COIO_API int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
    -1 with the connection's errno (ECONNREFUSED, ...), ECANCELED. */
 COIO_API int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 
-/* socket(2) that returns a nonblocking, close-on-exec fd. */
+/* socket(2) that returns a nonblocking, close-on-exec fd; -1 with socket's
+   errno. Usable outside tasks too. */
 COIO_API int coio_socket(int domain, int type, int protocol);
 
 /* Wake every task waiting on fd (they get EBADF), forget its registration and
@@ -617,8 +623,8 @@ typedef struct { void *opaque_[8]; } coio_barrier;
 
 /* Lock: acquire returns 0 (ECANCELED, EINVAL outside a task or for NULL);
    release of an unlocked lock is EPERM (any task may release: there is no
-   owner). An uncontended acquire does not suspend, so it is no cancellation
-   point. init and the queries ignore NULL. */
+   owner), of NULL EINVAL. An uncontended acquire does not suspend, so it is
+   no cancellation point. init and the queries ignore NULL. */
 COIO_API void coio_lock_init(coio_lock *l);
 COIO_API int coio_lock_acquire(coio_lock *l);
 COIO_API int coio_lock_release(coio_lock *l);
@@ -648,7 +654,8 @@ COIO_API int coio_condition_notify_all(coio_condition *c);
 
 /* Semaphore with an initial value; a bounded one refuses to be released
    above it (EOVERFLOW; a plain one above INT_MAX). init with value < 0
-   returns -1/EINVAL. acquire: 0, ECANCELED, EINVAL (outside a task).
+   returns -1/EINVAL. acquire: 0, ECANCELED, EINVAL (outside a task, NULL);
+   release: 0, EOVERFLOW, EINVAL (NULL).
    locked() is 1 when acquire would wait. */
 COIO_API int coio_semaphore_init(coio_semaphore *s, int value);
 COIO_API int coio_bounded_semaphore_init(coio_semaphore *s, int value);
@@ -693,7 +700,8 @@ COIO_API int coio_queue_put(coio_queue *q, void *item);
 COIO_API int coio_queue_get(coio_queue *q, void **item);
 COIO_API int coio_queue_put_nowait(coio_queue *q, void *item);
 COIO_API int coio_queue_get_nowait(coio_queue *q, void **item);
-/* One finished item: EOVERFLOW if called more often than items were put. */
+/* One finished item: 0, or EOVERFLOW if called more often than items were
+   put, EINVAL for NULL. */
 COIO_API int coio_queue_task_done(coio_queue *q);
 /* Wait until every item put has been marked done: 0 (at once if none is
    pending), ECANCELED, EINVAL (outside a task). */
@@ -711,8 +719,8 @@ COIO_API int coio_queue_shutdown(coio_queue *q, int immediate);
 /* Threads and signals                                                      */
 /* ======================================================================== */
 /* Only the calls in this section may be made from a thread other than the
-   loop's own (coio_call_soon_threadsafe from any thread; the rest from the
-   loop thread or, for the executor calls, as documented). */
+   loop's own: coio_call_soon_threadsafe from any thread, the executor and
+   signal calls as each one documents. */
 
 /* Schedule cb(arg) on loop from any thread (the loop's own thread and other
    loops' threads included). A loop blocked in its poll wakes up at once
@@ -965,7 +973,8 @@ COIO_API void coio_writer_release(coio_writer *w);
 
 /* Stream over an fd you own (socket, pipe, pty; ownership passes on success):
    r and/or w may be NULL for a one-way stream. The fd is made nonblocking and
-   close-on-exec. 0, or -1 with errno EBADF, EINVAL, ENOMEM. */
+   close-on-exec. 0, or -1 with errno EBADF (fd not open), EINVAL (fd < 0, r
+   and w both NULL, opts->limit above SSIZE_MAX), ENOMEM. */
 COIO_API int coio_open_fd(int fd, const coio_stream_opts *opts, coio_reader **r, coio_writer **w);
 
 /* getaddrinfo(3) on the thread pool (coio_to_thread), so the loop never blocks
@@ -994,11 +1003,12 @@ COIO_API int coio_open_unix_connection(const char *path, const coio_stream_opts 
 /* -- Servers (asyncio.start_server) ----------------------------------------- */
 
 /* The per-connection callback runs as its own task (a "coio-client" task with
-   opts->stack_size bytes of stack: mind big line buffers). It borrows r and w: when it returns, the connection is
-   closed (bytes written are still sent). Returning -1 with errno, or ending
-   the task with coio_fail, prints "coio: unhandled error in
-   client_connected_cb: ..." on stderr and closes the connection (ST10); a
-   cancel (-1/ECANCELED, or a cancelled task) closes quietly. */
+   opts->stack_size bytes of stack: mind big line buffers). It borrows r and
+   w: when it returns, the connection is closed (bytes written are still
+   sent). Returning -1 with errno, or ending the task with coio_fail, prints
+   "coio: unhandled error in client_connected_cb: ..." on stderr and closes
+   the connection (ST10); a cancel (-1/ECANCELED, or a cancelled task) closes
+   quietly. */
 typedef int (*coio_client_cb)(coio_reader *r, coio_writer *w, void *arg);
 
 /* Listen on host:port (host NULL: every interface, IPv4 and IPv6, one socket

@@ -1,18 +1,18 @@
 /* stack.c — coroutine stacks: carved from per-loop slabs (default size) or
  * mapped one by one, with a guard page while the process has VMA budget
  * left, reused through the slabs' free lists and the pool, registered with
- * valgrind, and
- * watched by a SIGSEGV handler (on an alternate stack) that names the task
- * whose stack overflowed. Task bookkeeping lives in task.c; this file only
- * maps, unmaps and reports.
+ * valgrind, and watched by a SIGSEGV handler (on an alternate stack) that
+ * names the task whose stack overflowed. Task bookkeeping lives in task.c;
+ * this file only maps, unmaps and reports.
  *
  * Why a budget: every guard page splits its stack into a separate VMA, so a
  * guarded stack costs two of the kernel's vm.max_map_count (65530 by default)
  * mappings. The first max_map_count/4 stacks of the process get guard pages;
- * later ones get none (a slab of them stays one VMA); their lowest word serves as a canary: nothing writes it (a fresh
- * mapping reads as zero, and reading leaves the page non-resident), so the
- * scheduler treats a non-zero value, checked whenever the task suspends or
- * ends, as an overflow. See README "Stacks".
+ * later ones get none (a slab of them stays one VMA); their lowest word
+ * serves as a canary: nothing writes it (a fresh mapping reads as zero, and
+ * reading leaves the page non-resident), so the scheduler treats a non-zero
+ * value, checked whenever the task suspends or ends, as an overflow. See
+ * README "Stacks".
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
