@@ -135,8 +135,8 @@ struct coio__cnode {
     struct coio__task *task;  /* COIO__CN_AWAIT: the waiting task */
     /* COIO__CN_NOTIFY: called synchronously on completion (after the node is
        unlinked); used by waits on several futures at once. COIO__CN_NOTIFY_DROP:
-       the same, and also called with f == NULL when the (task) future is destroyed
-       still pending by loop close, for a node that owns what it holds (shield's
+       the same, and also called with f == NULL when loop close finds the future
+       (task or plain) still pending, for a node that owns what it holds (shield's
        link): it then only releases that, waking nobody. */
     void (*notify)(struct coio__cnode *n, coio_future *f);
 };
@@ -289,6 +289,8 @@ struct coio__fd {
     struct coio__task *wr;  /* task waiting for writability, or NULL */
     uint8_t registered;     /* added to the poller (edge-triggered, both directions) */
     uint8_t known;          /* O_NONBLOCK was ensured */
+    uint8_t sock;           /* known is set and the fd is a socket (coio_write sends with
+                               COIO__MSG_NOSIGNAL; other fds take the SIGPIPE-holding path) */
     int err;                /* socket error an event carried (the poller may have
                                consumed SO_ERROR), for coio_connect; else 0 */
 };
@@ -314,6 +316,7 @@ struct coio_loop {
     struct coio__task *zombie;       /* finished task whose loop reference is still held */
     coio_future *until;              /* run_until_complete's target */
     struct coio__list tasks;         /* pending tasks (all_tasks) */
+    struct coio__list futures;       /* live plain futures, until loop close (task.c) */
     size_t ntasks;
     struct coio__stack_pool pool;
     coio_handle *free_handles;       /* recycled handle structs */
@@ -366,6 +369,9 @@ COIO_HIDDEN void coio__wake(struct coio__task *t, int code);
    absolute deadline (< 0: none) when it wakes with timer_code. Returns the wake
    code; ECANCELED means a cancellation was delivered (task flag set). */
 COIO_HIDDEN int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, int timer_code);
+/* sleep(0) for the running task self: to the tail of the ready queue, then
+   park as coio__park(self, NULL, -1, 0) does (SL1). */
+COIO_HIDDEN int coio__yield(struct coio__task *self);
 /* The default wait-record cancel: unlink, wake with ECANCELED, return 1. */
 COIO_HIDDEN int coio__wait_cancel_unlink(struct coio__wait *w, struct coio__task *t);
 COIO_HIDDEN _Noreturn void coio__task_exit(struct coio__task *t);
@@ -399,6 +405,9 @@ COIO_HIDDEN int coio__outcome(coio_future *f, void **result);
 COIO_HIDDEN void coio__task_release_loopref(struct coio__task *t);
 COIO_HIDDEN void coio__run_done_callback(coio_handle *h);
 COIO_HIDDEN void coio__task_destroy_pending(struct coio__task *t); /* loop close */
+/* Loop close, after the tasks: drop the done-callbacks and shield links of plain
+   futures still pending (the futures stay valid until their handles go). */
+COIO_HIDDEN void coio__futures_loop_close(coio_loop *l);
 
 /* Timeout scopes and task groups (timeout.c, taskgroup.c). */
 /* Abandon the scopes t left entered: it is ending (task exit, loop close). */
@@ -445,5 +454,26 @@ COIO_HIDDEN void coio__sigint_run_end(coio_loop *l, struct coio__run_sigint *rs)
 /* I/O (io.c). */
 COIO_HIDDEN void coio__io_event(coio_loop *l, int fd, unsigned ev, int err);
 COIO_HIDDEN void coio__io_close_all(coio_loop *l);
+/* Writes that never raise SIGPIPE (io.c). One send(2) on a socket that went
+   through coio__sock_nosigpipe; one write(2) on any other fd (SIGPIPE held
+   blocked around it, and the one it raised taken back). Bytes written or
+   -1/errno (EPIPE, EAGAIN, ...). */
+COIO_HIDDEN ssize_t coio__sock_send(int fd, const void *buf, size_t n);
+COIO_HIDDEN ssize_t coio__write_nosigpipe(int fd, const void *buf, size_t n);
+/* Where send(2) has no MSG_NOSIGNAL: set SO_NOSIGPIPE on a socket (once, when
+   coio first sees it). A no-op elsewhere. */
+COIO_HIDDEN void coio__sock_nosigpipe(int fd);
+/* Set FD_CLOEXEC on fd, and O_NONBLOCK if nonblock: 0 or -1/errno. */
+COIO_HIDDEN int coio__fd_flags(int fd, bool nonblock);
+
+/* Portability. accept4(2) and pipe2(2) are used where the system has them;
+   -DCOIO_FORCE_PORTABLE selects the POSIX fallbacks (fcntl after accept, socket
+   and pipe; SIGPIPE held blocked instead of MSG_NOSIGNAL; no pidfd) so that
+   they are tested on Linux too. */
+#if !defined(COIO_FORCE_PORTABLE) && (defined(__linux__) || defined(__FreeBSD__) || \
+    defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__))
+#define COIO_HAVE_ACCEPT4 1
+#define COIO_HAVE_PIPE2 1
+#endif
 
 #endif

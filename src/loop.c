@@ -155,8 +155,8 @@ void coio__check_canary(struct coio__task *t)
 }
 
 /* The task to run after the current one stops, or NULL for the loop context.
-   Runs on a task stack. */
-static struct coio__task *next_task(coio_loop *l)
+   Runs on a task stack. Inlined: it is on every park's path. */
+static inline __attribute__((always_inline)) struct coio__task *next_task(coio_loop *l)
 {
     for (;;) {
         struct coio__runnable *r = l->batch;
@@ -207,7 +207,11 @@ int coio__wait_cancel_unlink(struct coio__wait *w, struct coio__task *t)
     return 1;
 }
 
-int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, int timer_code)
+/* coio__park's body, inlined into coio__park and coio__yield; the latter's
+   constant w == NULL and deadline < 0 drop the timer and cancel branches. */
+static inline __attribute__((always_inline)) int park(struct coio__task *self,
+                                                      struct coio__wait *w, int64_t deadline,
+                                                      int timer_code)
 {
     coio_loop *l = self->f.loop;
     self->wait = w;
@@ -245,6 +249,18 @@ int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, 
     if (code == ECANCELED)
         self->cancel_delivered = 1;
     return code;
+}
+
+int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, int timer_code)
+{
+    return park(self, w, deadline, timer_code);
+}
+
+int coio__yield(struct coio__task *self)
+{
+    self->queued = 1;
+    coio__ready_push(self->f.loop, &self->run);
+    return park(self, NULL, -1, 0);
 }
 
 _Noreturn void coio__task_exit(struct coio__task *t)
@@ -524,6 +540,7 @@ coio_loop *coio_loop_new(void)
     l->refs = 1;
     l->ready_tail = &l->ready;
     coio__list_init(&l->tasks);
+    coio__list_init(&l->futures);
     l->pool.max = 16384;
     coio__debug_loop_init(l);
     coio__overflow_guard_acquire();
@@ -759,6 +776,7 @@ int coio_loop_close(coio_loop *l)
         struct coio__task *t = coio__container_of(l->tasks.next, struct coio__task, all_link);
         coio__task_destroy_pending(t);
     }
+    coio__futures_loop_close(l);
     struct coio__timer *tm;
     while ((tm = coio__heap_pop(&l->heap))) {
         if (tm->kind == COIO__TIMER_ICB) /* owners disarm their own (scope abandon) */

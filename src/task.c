@@ -176,11 +176,20 @@ int coio_fail(int err)
 
 /* ---- plain futures -------------------------------------------------------------- */
 
+/* A plain future and its link on the loop's list, which loop close walks to drop
+   what a still pending one holds: nothing else would ever unlink that. */
+struct plain_future {
+    coio_future f; /* must be first */
+    struct coio__list link;
+};
+
 coio_future *coio__future_new(coio_loop *l)
 {
-    coio_future *f = calloc(1, sizeof *f);
-    if (!f)
+    struct plain_future *pf = calloc(1, sizeof *pf);
+    if (!pf)
         return NULL;
+    coio_future *f = &pf->f;
+    coio__list_push(&l->futures, &pf->link);
     f->magic = COIO__FUT_MAGIC;
     f->kind = COIO__FUT_PLAIN;
     f->state = COIO_PENDING;
@@ -204,7 +213,7 @@ coio_future *coio_future_new(void)
 
 static int check_settable(coio_future *f)
 {
-    if (!coio__future_valid(f) || f->kind != COIO__FUT_PLAIN) {
+    if (!coio__future_valid(f) || f->kind != COIO__FUT_PLAIN || f->loop->closed) {
         errno = EINVAL;
         return -1;
     }
@@ -353,10 +362,7 @@ int coio_sleep(double seconds)
     }
     int code;
     if (seconds <= 0) {
-        /* sleep(0): to the tail of the ready queue, no timer (SL1). */
-        self->queued = 1;
-        coio__ready_push(self->f.loop, &self->run);
-        code = coio__park(self, NULL, -1, 0);
+        code = coio__yield(self); /* sleep(0): no timer (SL1) */
     } else {
         struct coio__wait w = {coio__wait_cancel_unlink, NULL};
         code = coio__park(self, &w, coio__deadline_ns(seconds), 0);
@@ -370,7 +376,18 @@ int coio_sleep(double seconds)
 
 int coio_yield(void)
 {
-    return coio_sleep(0);
+    /* coio_sleep(0) without the double checks: the hot path of W1. */
+    struct coio__task *self = coio__self();
+    if (!self) {
+        errno = EINVAL;
+        return -1;
+    }
+    int code = coio__yield(self);
+    if (code) {
+        errno = code;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- cancellation ------------------------------------------------------------ */
@@ -397,8 +414,13 @@ int coio_cancel_msg(coio_task *f, const char *msg)
         return 0;
     }
     struct coio__task *t = coio__as_task(f);
-    if (!t)
+    if (!t) {
+        if (f->loop->closed) { /* nothing can run its callbacks: it stays pending */
+            errno = EINVAL;
+            return -1;
+        }
         return future_cancel(f, msg);
+    }
     t->cancelling++;
     if (msg != f->cancel_msg) {
         free(f->cancel_msg);
@@ -601,7 +623,9 @@ void coio__future_free(coio_future *f)
         l->heap_need--;
         coio__stack_put(l->closed ? NULL : &l->pool, &st);
     } else {
-        free(f);
+        struct plain_future *pf = (struct plain_future *)f;
+        coio__list_del(&pf->link);
+        free(pf);
     }
     coio__loop_unref(l);
 }
@@ -656,6 +680,38 @@ void coio__task_destroy_pending(struct coio__task *t)
     l->ntasks--;
     t->f.state = COIO_CANCELLED;
     coio_task_release(&t->f); /* the loop's reference */
+}
+
+void coio__futures_loop_close(coio_loop *l)
+{
+    /* The tasks are gone, and with them their awaits and multi-waits; what a pending
+       future still lists are done-callbacks (a handle holding a reference to it: a
+       cycle) and shield links (references to it and its outer future). Drop those;
+       an as_completed iterator's nodes are left to their owner's _free. Each future
+       leaves the list here; it stays valid, and pending, until its handles go. */
+    while (!coio__list_empty(&l->futures)) {
+        struct plain_future *pf = coio__container_of(l->futures.next, struct plain_future, link);
+        coio_future *f = &pf->f;
+        coio__list_del(&pf->link);
+        f->refs++; /* what is dropped may hold the last references */
+        struct coio__list *p = f->cnodes.next;
+        while (p != &f->cnodes) {
+            struct coio__list *next = p->next;
+            struct coio__cnode *n = coio__container_of(p, struct coio__cnode, link);
+            if (n->kind == COIO__CN_CALLBACK) {
+                coio__list_del(p);
+                coio_handle *h = coio__container_of(n, coio_handle, cnode);
+                h->done = 1;
+                coio_task_release(h->u.done_cb.fut);
+                coio__handle_unref(h);
+            } else if (n->kind == COIO__CN_NOTIFY_DROP) {
+                coio__list_del(p);
+                n->notify(n, NULL);
+            }
+            p = next;
+        }
+        coio_task_release(f);
+    }
 }
 
 /* ---- done callbacks ------------------------------------------------------------- */

@@ -26,30 +26,62 @@
  * coio__switch walks into whichever context rsp points at, and for a fresh
  * frame it arrives in coio__trampoline, whose CFI ends the walk.
  *
- * The switch returns with `ret`, which keeps the return-stack buffer
- * balanced: coio's scheduler suspends and resumes every task at the same call
- * site, so the predicted return address is the right one, and the returns
- * that follow in the resumed task (park, sleep, ...) are predicted too. The
- * alternative, `pop` + indirect `jmp` as Boost.Context does, leaves one stale
- * entry per switch and made every later return mispredict: 41 ns per
- * scheduled yield against 11-15 ns with `ret` (Xeon, see README). It only
- * wins for asymmetric ping-pong between two different call sites (4.7 ns
- * against 15-18 ns).
+ * How the switch leaves (measured on the 2-vCPU AMD EPYC of DESIGN.md, ns
+ * per one-way switch, bench_switch; fcontext 5.6-5.8 in the same runs):
+ *
+ *   exit                     raw switch  raw switch asym  scheduled yield
+ *   `ret` always                5.9-6.5      10.8-12.4        9.9-15
+ *   pop + `jmp *` always        5.6-6.6      5.4-6.5          26-31
+ *   `ret` if same resume        5.6-6.3      5.6-6.2          9.5-12
+ *     address, else `jmp *`
+ *   (the previous switch: `ret` always, compare-and-reload of the control
+ *   words below: 6.9-7.6, 10.3-12.0, 11.0-14.5)
+ *
+ * `ret` predicts its target from the return-stack buffer, whose top is the
+ * return address of whoever called coio__switch in the context being left.
+ * That is right exactly when both contexts suspended at the same call site,
+ * which is what coio's scheduler does for task-to-task switches (every task
+ * parks in coio__park), and then the returns that follow in the resumed task
+ * are predicted too. Between different call sites (a task and the loop
+ * context, the asymmetric benchmark) the `ret` mispredicts every time; an
+ * indirect `jmp` is predicted by the branch-target predictor instead, but
+ * leaves the return-stack buffer one entry deep, so the resumed task's next
+ * returns mispredict: as the only exit it is ruinous for the scheduler
+ * (26-31 ns). So the switch compares the two resume addresses and takes
+ * `ret` when they are equal and `jmp` when they are not; the extra load and
+ * compare cost nothing measurable.
+ *
+ * MXCSR and the x87 control word are saved and reloaded on every switch.
+ * `stmxcsr` is the expensive part (about 2 ns of the 5.6) and cannot be
+ * avoided: a task may have changed its rounding mode since it was resumed.
+ * Reloading unconditionally measured cheaper than comparing the saved words
+ * and reloading only on a difference (5.6 against 6.7 ns: the compare has to
+ * read back the just-stored words), so, like Boost.Context, the switch always
+ * does `ldmxcsr` + `fldcw`. Loading the other side's whole MXCSR also brings
+ * back its sticky status flags, which the ABI leaves caller-saved. (An
+ * earlier note measured `ldmxcsr` at about 45 ns on a Xeon; that could not be
+ * re-measured here. If a target shows it, compare MXCSR before loading it,
+ * as the aarch64 port does with FPCR.)
  *
  * Control-flow enforcement (CET): with -fcf-protection=branch (or =full) the
  * compiler defines __CET__ bit 0; both functions then start with `endbr64`
  * and this object carries the GNU property note that marks it IBT-compatible.
- * It does not claim shadow-stack (SHSTK, __CET__ bit 1) compatibility: the
- * `ret` above returns to the other context's address, which is not the one
- * on the shadow stack, so a binary linking coio must not run with shadow
- * stacks enabled. The linker ANDs the property over all objects, so leaving
- * the SHSTK bit out here keeps the whole binary unmarked for it.
+ * The resume address is not an `endbr64` landing pad, so with IBT the
+ * switch always leaves through `ret` (which IBT does not check) and loses
+ * only the asymmetric case above. It does not claim shadow-stack (SHSTK,
+ * __CET__ bit 1) compatibility: `ret` returns to the other context's
+ * address, which is not the one on the shadow stack, so a binary linking
+ * coio must not run with shadow stacks enabled. The linker ANDs the
+ * property over all objects, so leaving the SHSTK bit out here keeps the
+ * whole binary unmarked for it.
  */
 
 #if defined(__CET__) && (__CET__ & 1)
 #define COIO_ENDBR endbr64
+#define COIO_JMP_RESUME 0       /* IBT: an indirect jmp needs an endbr64 target */
 #else
 #define COIO_ENDBR
+#define COIO_JMP_RESUME 1
 #endif
 
 #if defined(__ELF__)
@@ -82,83 +114,72 @@
 coio__switch:
         .cfi_startproc
         COIO_ENDBR
-        pushq   %rbp                    /* word 6: callee-saved frame pointer */
-        .cfi_adjust_cfa_offset 8
-        .cfi_rel_offset rbp, 0
-        pushq   %rbx                    /* word 5: callee-saved */
-        .cfi_adjust_cfa_offset 8
-        .cfi_rel_offset rbx, 0
-        pushq   %r12                    /* word 4: callee-saved */
-        .cfi_adjust_cfa_offset 8
-        .cfi_rel_offset r12, 0
-        pushq   %r13                    /* word 3: callee-saved */
-        .cfi_adjust_cfa_offset 8
-        .cfi_rel_offset r13, 0
-        pushq   %r14                    /* word 2: callee-saved */
-        .cfi_adjust_cfa_offset 8
-        .cfi_rel_offset r14, 0
-        pushq   %r15                    /* word 1: callee-saved */
-        .cfi_adjust_cfa_offset 8
-        .cfi_rel_offset r15, 0
-        subq    $8, %rsp                /* word 0: room for the FP control words */
-        .cfi_adjust_cfa_offset 8
+        leaq    -0x38(%rsp), %rsp       /* words 0-6; word 7 holds our return
+                                           address already */
+        .cfi_adjust_cfa_offset 0x38
         stmxcsr (%rsp)                  /* MXCSR control bits are callee-saved */
         fnstcw  4(%rsp)                 /* x87 control word is callee-saved */
-        movl    (%rsp), %r8d            /* keep ours in scratch registers */
-        movzwl  4(%rsp), %r9d           /* (r8-r10 are caller-saved) */
+        movq    %r15, 0x08(%rsp)        /* r15, r14, r13, r12, rbx, rbp: */
+        .cfi_rel_offset r15, 0x08       /* callee-saved */
+        movq    %r14, 0x10(%rsp)
+        .cfi_rel_offset r14, 0x10
+        movq    %r13, 0x18(%rsp)
+        .cfi_rel_offset r13, 0x18
+        movq    %r12, 0x20(%rsp)
+        .cfi_rel_offset r12, 0x20
+        movq    %rbx, 0x28(%rsp)
+        .cfi_rel_offset rbx, 0x28
+        movq    %rbp, 0x30(%rsp)        /* the frame pointer */
+        .cfi_rel_offset rbp, 0x30
+#if COIO_JMP_RESUME
+        movq    0x38(%rsp), %r9         /* our resume address (r8-r10 are */
+#endif                                  /* caller-saved scratch) */
 
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* switch stacks; same frame layout, so
                                            the CFA rule above still holds */
-
-        /* Reload the other side's control words only where they differ from
-           ours. ldmxcsr is serialising on some CPUs (about 45 ns per switch
-           on the Xeon we benchmark on) and the words almost never differ.
-           MXCSR bits 0-5 are sticky status flags, not callee-saved: compare
-           the control bits 6-15 only. */
-        xorl    (%rsp), %r8d
-        testl   $0xffc0, %r8d
-        jnz     .Lload_mxcsr
-        cmpw    4(%rsp), %r9w
-        jne     .Lload_x87cw
-.Lrestore:
-        .cfi_remember_state
-        addq    $8, %rsp                /* word 0 was read above */
-        .cfi_adjust_cfa_offset -8
-        popq    %r15
-        .cfi_adjust_cfa_offset -8
+#if COIO_JMP_RESUME
+        movq    0x38(%rsp), %r8         /* theirs, early for the jmp below */
+#endif
+        ldmxcsr (%rsp)                  /* their MXCSR and x87 control word, */
+        fldcw   4(%rsp)                 /* unconditionally (see above) */
+        movq    0x08(%rsp), %r15
         .cfi_restore r15
-        popq    %r14
-        .cfi_adjust_cfa_offset -8
+        movq    0x10(%rsp), %r14
         .cfi_restore r14
-        popq    %r13
-        .cfi_adjust_cfa_offset -8
+        movq    0x18(%rsp), %r13
         .cfi_restore r13
-        popq    %r12
-        .cfi_adjust_cfa_offset -8
+        movq    0x20(%rsp), %r12
         .cfi_restore r12
-        popq    %rbx
-        .cfi_adjust_cfa_offset -8
+        movq    0x28(%rsp), %rbx
         .cfi_restore rbx
-        popq    %rbp
-        .cfi_adjust_cfa_offset -8
+        movq    0x30(%rsp), %rbp
         .cfi_restore rbp
         movq    %rdx, %rax              /* deliver arg as the return value */
-        ret                             /* word 7: to the other side's resume
-                                           address */
+#if COIO_JMP_RESUME
+        cmpq    %r8, %r9                /* same call site as ours? */
+        jne     .Ljmp_resume
+#endif
+        .cfi_remember_state
+        leaq    0x38(%rsp), %rsp        /* to word 7 */
+        .cfi_adjust_cfa_offset -0x38
+        ret                             /* predicted right: to the other side's
+                                           resume address, equal to ours */
+#if COIO_JMP_RESUME
         .cfi_restore_state
-.Lload_mxcsr:
-        ldmxcsr (%rsp)                  /* the other side's rounding mode etc. */
-        cmpw    4(%rsp), %r9w
-        je      .Lrestore
-.Lload_x87cw:
-        fldcw   4(%rsp)                 /* the other side's x87 precision/rounding */
-        jmp     .Lrestore
+.Ljmp_resume:
+        leaq    0x40(%rsp), %rsp        /* past word 7, which stays readable in
+                                           the red zone for unwinders */
+        .cfi_adjust_cfa_offset -0x40
+        jmp     *%r8                    /* another call site: predicted by the
+                                           branch-target predictor, not the
+                                           return-stack buffer */
+#endif
         .cfi_endproc
         .size   coio__switch, .-coio__switch
 
-/* First code on a fresh stack. Entered by the ret above with rsp % 16 == 0,
-   rax = arg, r12 = entry, rbp = 0.
+/* First code on a fresh stack. Entered by the switch's ret or jmp with
+   rsp % 16 == 0, rax = arg, r12 = entry, rbp = 0.
 
    A fresh frame's resume address is coio__trampoline itself, and unwinders
    look a return address up at address - 1 (the call instruction it follows).
