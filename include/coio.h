@@ -212,7 +212,9 @@ COIO_API int coio_yield(void);
    The request is delivered once, as -1/ECANCELED, at t's next real suspension
    (a wait that completes without suspending does not count). A task cancelled
    before it first runs never runs. If t is awaiting a task or future, the
-   cancel is forwarded to that one. Returns -1 with errno EINVAL for NULL. */
+   cancel is forwarded to that one. Returns -1 with errno EINVAL for NULL or a
+   pending future whose loop was closed (nothing could run its callbacks; it
+   stays pending). */
 COIO_API int coio_cancel(coio_task *t);
 
 /* The same with a message, copied and readable with coio_task_cancel_message. */
@@ -328,10 +330,14 @@ COIO_API ssize_t coio_read(int fd, void *buf, size_t n);
 
 /* write(2) with blocking-socket semantics: suspends until all n bytes are
    written. Returns n, or the bytes written before an error if any were, or -1
-   with write's errno (EPIPE, never SIGPIPE, on sockets), ECANCELED, ... */
+   with write's errno (EPIPE, never SIGPIPE: sockets are sent to with
+   MSG_NOSIGNAL or SO_NOSIGPIPE; pipes and other fds are written with SIGPIPE
+   blocked in the calling thread and the SIGPIPE the write raised taken back,
+   unless one was already pending), ECANCELED, ... */
 COIO_API ssize_t coio_write(int fd, const void *buf, size_t n);
 
-/* accept4(2) that suspends; the new fd is nonblocking and close-on-exec. */
+/* accept4(2) that suspends (accept + fcntl where there is no accept4); the new
+   fd is nonblocking and close-on-exec. */
 COIO_API int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 
 /* connect(2) that suspends until the connection is made or fails; returns 0 or
@@ -352,7 +358,11 @@ COIO_API int coio_close(int fd);
 /* A future is a task without a function: someone completes it by hand. The
    task calls above accept futures (coio_await, coio_cancel, coio_task_done,
    coio_task_result, done callbacks, retain/release); the names below are the
-   future-flavoured spellings, plus the calls that only make sense for one. */
+   future-flavoured spellings, plus the calls that only make sense for one.
+   When its loop closes, a pending future stays pending and valid until its
+   last reference is released (which frees it): its done-callbacks and shields
+   are dropped unrun, and completing it (set_result, set_error, cancel), adding
+   a callback, awaiting or shielding it fail with EINVAL; the queries work. */
 
 /* A new pending future on the current loop, with one reference for the
    caller. NULL with errno EINVAL (no current loop) or ENOMEM. */
@@ -361,7 +371,8 @@ COIO_API coio_future *coio_future_new(void);
 /* Complete f with a result / an error (err > 0, msg copied, may be NULL);
    wakes awaiters and schedules done-callbacks. Returns 0, or -1 with errno
    EALREADY (f is already done: finished, failed or cancelled; asyncio's
-   InvalidStateError), EINVAL (NULL, f is a task, err <= 0). */
+   InvalidStateError), EINVAL (NULL, f is a task, err <= 0, f's loop was
+   closed). */
 COIO_API int coio_future_set_result(coio_future *f, void *result);
 COIO_API int coio_future_set_error(coio_future *f, int err, const char *msg);
 

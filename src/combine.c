@@ -533,8 +533,8 @@ static void shield_notify(struct coio__cnode *node, coio_future *inner)
     struct shield_link *k = coio__container_of(node, struct shield_link, node);
     coio_future *outer = k->outer;
     if (!inner) {
-        /* Loop close destroyed the inner task still pending: the outer one stays
-           pending (its loop is closed); only the link and its references go. */
+        /* Loop close found the inner task or future still pending: the outer one
+           stays pending (its loop is closed); only the link and its references go. */
         inner = k->inner;
     } else if (outer->state != COIO_PENDING) {
         /* The outer was cancelled: nobody will look at inner's error through it (S4). */

@@ -33,6 +33,7 @@ struct job {
     void *result;               /* written by the worker before the completion is posted */
     bool finished;              /* fn returned (worker writes it before posting) */
     bool cancel_requested;      /* loop thread: the task was cancelled while fn ran */
+    bool delivered;             /* loop thread: job_done woke the task; j is its own */
     void (*result_dtor)(void *);
     struct coio__task *task;    /* loop thread: the awaiting task, NULL once the loop
                                    closed under it */
@@ -74,6 +75,7 @@ static void job_done(void *p)
         job_drop(j);
         return;
     }
+    j->delivered = true;
     coio__wake(j->task, j->cancel_requested ? ECANCELED : 0);
 }
 
@@ -239,7 +241,14 @@ static void job_unlink(struct coio__wait *w)
         job_free(j);
         return;
     }
+    bool woken = j->state == JOB_CANCELLED || j->delivered;
     pthread_mutex_unlock(&ex->mu);
+    if (woken) {
+        /* Woken by job_cancel or job_done but destroyed before it ran: no thread
+           and no completion refers to j, and the caller never takes the result. */
+        job_drop(j);
+        return;
+    }
     j->task = NULL; /* the completion (or the closed loop's drop) frees it */
 }
 

@@ -12,10 +12,84 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* How a send(2) on a socket is kept from raising SIGPIPE: MSG_NOSIGNAL per call
+   (Linux, the BSDs), else SO_NOSIGPIPE set once per socket (macOS), else SIGPIPE
+   held blocked around the call as for pipes (COIO_FORCE_PORTABLE on Linux). */
+#if defined(MSG_NOSIGNAL) && !defined(COIO_FORCE_PORTABLE)
+#define SEND_FLAGS MSG_NOSIGNAL
+#define SEND_NEVER_SIGNALS 1
+#elif defined(SO_NOSIGPIPE)
+#define SEND_FLAGS 0
+#define SEND_NEVER_SIGNALS 1
+#define USE_SO_NOSIGPIPE 1
+#else
+#define SEND_FLAGS 0
+#define SEND_NEVER_SIGNALS 0
+#endif
+
+void coio__sock_nosigpipe(int fd)
+{
+#ifdef USE_SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
+int coio__fd_flags(int fd, bool nonblock)
+{
+    int fl;
+    if (nonblock && ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -1 : 0;
+}
+
+/* One write (or send) with SIGPIPE blocked in this thread. If it failed with
+   EPIPE, the SIGPIPE it raised is pending now: take it back, unless one was
+   pending before (the caller had it blocked: that one is not ours to eat, and
+   ours merged into it). sigwait only after sigpending saw it, so that a system
+   that discards an ignored signal even when blocked cannot make it wait. */
+static ssize_t write_holding_sigpipe(int fd, const void *buf, size_t n, bool sock)
+{
+    sigset_t pipe_set, old, pend;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pend);
+    bool was_pending = sigismember(&pend, SIGPIPE);
+    ssize_t r = sock ? send(fd, buf, n, SEND_FLAGS) : write(fd, buf, n);
+    int e = errno;
+    if (r < 0 && e == EPIPE && !was_pending && sigpending(&pend) == 0 &&
+        sigismember(&pend, SIGPIPE)) {
+        int sig;
+        sigwait(&pipe_set, &sig);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return r;
+}
+
+ssize_t coio__sock_send(int fd, const void *buf, size_t n)
+{
+#if SEND_NEVER_SIGNALS
+    return send(fd, buf, n, SEND_FLAGS);
+#else
+    return write_holding_sigpipe(fd, buf, n, true);
+#endif
+}
+
+ssize_t coio__write_nosigpipe(int fd, const void *buf, size_t n)
+{
+    return write_holding_sigpipe(fd, buf, n, false);
+}
 
 static struct coio__fd *slot(coio_loop *l, int fd)
 {
@@ -60,6 +134,11 @@ static struct coio__task *prepare(int fd, struct coio__fd **out)
             return NULL;
         if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
             return NULL;
+        /* Once per fd: coio_write picks its SIGPIPE-free path by this. */
+        struct stat st;
+        s->sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+        if (s->sock)
+            coio__sock_nosigpipe(fd);
         s->known = 1;
     }
     *out = s;
@@ -86,8 +165,9 @@ static void drop_waiters(coio_loop *l, struct coio__fd *s, int code)
 /* A fresh fd number from the kernel: whatever the table knew of an earlier fd
    with this number is stale, including tasks still waiting on that earlier
    file (it was closed with a plain close(2)): they get EBADF, as coio_close
-   would have given them, instead of waiting forever or blocking the slot. */
-static void reset_slot(coio_loop *l, int fd, bool nonblocking)
+   would have given them, instead of waiting forever or blocking the slot.
+   nb_socket: fd is a socket coio made nonblocking (accept, socket). */
+static void reset_slot(coio_loop *l, int fd, bool nb_socket)
 {
     struct coio__fd *s = slot(l, fd);
     if (!s)
@@ -96,7 +176,7 @@ static void reset_slot(coio_loop *l, int fd, bool nonblocking)
     if (s->registered)
         coio__poll_del(l->poller, fd);
     s->registered = 0;
-    s->known = nonblocking;
+    s->known = s->sock = nb_socket;
     s->err = 0;
 }
 
@@ -240,17 +320,18 @@ ssize_t coio_write(int fd, const void *buf, size_t n)
     if (!self)
         return -1;
     size_t done = 0;
-    bool sock = true;
+    bool sock = s->sock;
     while (done < n) {
         ssize_t r;
-        if (sock) {
-            r = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
-            if (r < 0 && errno == ENOTSOCK) {
+        if (sock) { /* the fast path: no system call but the send */
+            r = coio__sock_send(fd, (const char *)buf + done, n - done);
+            if (r < 0 && errno == ENOTSOCK) { /* the number was reused behind our back */
                 sock = false;
+                self->f.loop->fds[fd].sock = 0;
                 continue;
             }
         } else {
-            r = write(fd, (const char *)buf + done, n - done);
+            r = coio__write_nosigpipe(fd, (const char *)buf + done, n - done);
         }
         if (r >= 0) {
             done += (size_t)r;
@@ -271,8 +352,19 @@ int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     if (!self)
         return -1;
     for (;;) {
+#ifdef COIO_HAVE_ACCEPT4
         int c = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+        int c = accept(fd, addr, addrlen);
+        if (c >= 0 && coio__fd_flags(c, true) < 0) {
+            int e = errno;
+            close(c);
+            errno = e;
+            return -1;
+        }
+#endif
         if (c >= 0) {
+            coio__sock_nosigpipe(c);
             reset_slot(self->f.loop, c, true);
             return c;
         }
@@ -337,9 +429,22 @@ int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 
 int coio_socket(int domain, int type, int protocol)
 {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(COIO_FORCE_PORTABLE)
     int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd < 0)
         return -1;
+#else
+    int fd = socket(domain, type, protocol);
+    if (fd < 0)
+        return -1;
+    if (coio__fd_flags(fd, true) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+#endif
+    coio__sock_nosigpipe(fd);
     coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
     if (l && !l->closed)
         reset_slot(l, fd, true);
@@ -355,7 +460,7 @@ int coio_close(int fd)
         if (s->registered)
             coio__poll_del(l->poller, fd);
         s->registered = 0;
-        s->known = 0;
+        s->known = s->sock = 0;
         s->err = 0;
     }
     return close(fd);

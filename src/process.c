@@ -183,7 +183,7 @@ static int open_exitfd(pid_t pid)
 {
     if (coio__process_no_pidfd)
         return -1;
-#if defined(__linux__)
+#if defined(__linux__) && !defined(COIO_FORCE_PORTABLE)
     /* Kernels before 5.3 (and valgrind) say ENOSYS: ask once per process. */
     static atomic_int no_pidfd;
     if (atomic_load_explicit(&no_pidfd, memory_order_relaxed))
@@ -309,10 +309,25 @@ int coio_subprocess_exec(char *const argv[], const coio_subprocess_opts *opts, c
         switch (std[i]->mode) {
         case COIO_PIPE: {
             int pf[2];
+#ifdef COIO_HAVE_PIPE2
             if (pipe2(pf, O_CLOEXEC) < 0) {
                 e = errno;
                 break;
             }
+#else
+            /* No pipe2 (macOS): a fork by another thread between these calls
+               can leak the two ends into its child; ours closes all but 0..2. */
+            if (pipe(pf) < 0) {
+                e = errno;
+                break;
+            }
+            if (coio__fd_flags(pf[0], false) < 0 || coio__fd_flags(pf[1], false) < 0) {
+                e = errno;
+                close(pf[0]);
+                close(pf[1]);
+                break;
+            }
+#endif
             child[i] = high_fd(i == 0 ? pf[0] : pf[1]);
             parent[i] = high_fd(i == 0 ? pf[1] : pf[0]);
             if (child[i] < 0 || parent[i] < 0)

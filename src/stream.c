@@ -195,6 +195,8 @@ static struct stream *stream_new(int fd, size_t limit)
         int type;
         socklen_t tl = sizeof type;
         s->sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+        if (s->sock)
+            coio__sock_nosigpipe(fd);
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK))
             fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -608,26 +610,13 @@ static ssize_t raw_send(struct stream *s, const void *p, size_t n)
     for (;;) {
         ssize_t k;
         if (s->sock) {
-            k = send(s->fd, p, n, MSG_NOSIGNAL);
+            k = coio__sock_send(s->fd, p, n); /* MSG_NOSIGNAL or the like (io.c) */
             if (k < 0 && errno == ENOTSOCK) {
                 s->sock = 0;
                 continue;
             }
         } else {
-            sigset_t pipe_set, old, pend;
-            sigemptyset(&pipe_set);
-            sigaddset(&pipe_set, SIGPIPE);
-            pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-            sigpending(&pend);
-            int was_pending = sigismember(&pend, SIGPIPE);
-            k = write(s->fd, p, n);
-            int e = errno;
-            if (k < 0 && e == EPIPE && !was_pending) {
-                struct timespec zero = {0, 0};
-                sigtimedwait(&pipe_set, NULL, &zero);
-            }
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
-            errno = e;
+            k = coio__write_nosigpipe(s->fd, p, n);
         }
         if (k < 0 && errno == EINTR)
             continue;

@@ -5,6 +5,9 @@
  * (coio_loop_close reports each such task on stderr: expected here.) */
 #include "helpers.h"
 
+#include <stdatomic.h>
+#include <unistd.h>
+
 /* Primitives in static storage: they outlive the loops that used them. */
 static coio_lock lock;
 static coio_event ev;
@@ -464,6 +467,157 @@ START_TEST(test_close_unstarted_shielded_task_frees_link)
 }
 END_TEST
 
+/* ---- plain futures still pending at close --------------------------------------------- */
+
+START_TEST(test_close_pending_shielded_future_frees_link)
+{
+    /* A shield of a plain future: the link holds both futures, and only the inner
+       one's completion would ever drop it. Close drops it; both stay pending and
+       valid, and can no longer be completed (EINVAL). */
+    coio_loop *a = coio_loop_new();
+    ck_assert_int_eq(coio_loop_set_current(a), 0);
+    coio_future *inner = coio_future_new();
+    ck_assert_ptr_nonnull(inner);
+    coio_future *outer = coio_shield(inner);
+    ck_assert_ptr_nonnull(outer);
+    ck_assert_ptr_ne(outer, inner);
+    coio_future *outer2 = coio_shield(outer); /* a chain: the second link goes too */
+    ck_assert_ptr_nonnull(outer2);
+    ck_assert_int_eq(coio_loop_close(a), 0);
+    ck_assert_int_eq(coio_task_state(inner), COIO_PENDING);
+    ck_assert_int_eq(coio_task_state(outer), COIO_PENDING);
+    ck_assert_int_eq(coio_task_state(outer2), COIO_PENDING);
+    ck_assert_err(coio_future_set_result(inner, NULL), EINVAL);
+    ck_assert_err(coio_future_set_error(inner, EIO, "late"), EINVAL);
+    ck_assert_err(coio_cancel(outer), EINVAL);
+    ck_assert_err(coio_shield(inner) ? 0 : -1, EINVAL);
+    ck_assert_int_eq(coio_task_state(outer), COIO_PENDING);
+    coio_task_release(outer);  /* any order: each release frees only its own */
+    coio_task_release(inner);
+    coio_task_release(outer2); /* the last one frees the loop's memory too */
+}
+END_TEST
+
+static void count_cb(coio_future *f, void *arg)
+{
+    (void)f;
+    ++*(int *)arg;
+}
+
+START_TEST(test_close_done_callbacks_of_pending_future_dropped)
+{
+    coio_loop *a = coio_loop_new();
+    ck_assert_int_eq(coio_loop_set_current(a), 0);
+    int calls = 0;
+    coio_future *f = coio_future_new(), *g = coio_future_new();
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(coio_future_add_done_callback(f, count_cb, &calls), 0);
+    ck_assert_int_eq(coio_future_add_done_callback(f, count_cb, &calls), 0);
+    ck_assert_int_eq(coio_future_add_done_callback(g, count_cb, &calls), 0);
+    ck_assert_int_eq(coio_future_set_result(g, NULL), 0); /* g's callback is queued */
+    coio_task_release(g); /* its queued callback keeps it */
+    ck_assert_int_eq(coio_loop_close(a), 0);
+    ck_assert_int_eq(calls, 0); /* nothing runs after close */
+    /* The registrations went with the loop: nothing left to remove, nothing to add. */
+    ck_assert_int_eq(coio_future_remove_done_callback(f, count_cb, &calls), 0);
+    ck_assert_err(coio_future_add_done_callback(f, count_cb, &calls), EINVAL);
+    ck_assert_err(coio_future_set_result(f, NULL), EINVAL);
+    ck_assert_int_eq(coio_future_done(f), 0);
+    ck_assert_int_eq(calls, 0);
+    coio_future_release(f);
+}
+END_TEST
+
+/* ---- thread-pool waiters woken but not run ----------------------------------------------- */
+
+static atomic_int marker_ran, dtor_calls, blocker_ran, blocker_go;
+
+static void *quick_fn(void *arg) { return arg; }
+
+static void *marker_fn(void *arg)
+{
+    atomic_store(&marker_ran, 1);
+    return arg;
+}
+
+static void *blocker_fn(void *arg)
+{
+    atomic_store(&blocker_ran, 1);
+    for (int i = 0; i < 10000 && !atomic_load(&blocker_go); i++)
+        usleep(1000);
+    return arg;
+}
+
+static void count_dtor(void *p)
+{
+    (void)p;
+    atomic_fetch_add(&dtor_calls, 1);
+}
+
+typedef struct {
+    coio_executor *ex;
+    void *(*fn)(void *);
+    int got, rc;
+} xwork;
+
+static void *exec_waiter(void *arg)
+{
+    xwork *w = arg;
+    coio_executor_opts o = {.result_dtor = count_dtor};
+    void *r = NULL;
+    w->rc = coio_run_in_executor_opts(w->ex, &o, w->fn, w, &r);
+    w->got = 1;
+    return NULL;
+}
+
+START_TEST(test_close_executor_woken_waiter_drops_result)
+{
+    /* One worker: when marker_fn runs, quick_fn's completion is already posted. */
+    coio_executor *ex = coio_executor_new(1);
+    ck_assert_ptr_nonnull(ex);
+    coio_loop *a = coio_loop_new();
+    xwork w1 = {ex, quick_fn, 0, 0}, w2 = {ex, marker_fn, 0, 0};
+    coio_task *ts[2];
+    ts[0] = coio_loop_spawn(a, NULL, exec_waiter, &w1);
+    ts[1] = coio_loop_spawn(a, NULL, exec_waiter, &w2);
+    iterate(a); /* both submit and park */
+    for (int i = 0; i < 5000 && !atomic_load(&marker_ran); i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&marker_ran), 1);
+    iterate(a); /* quick_fn's completion wakes w1's task, which does not run */
+    ck_assert_int_eq(w1.got, 0);
+    close_and_release(a, ts, 2);
+    ck_assert_int_eq(coio_executor_free(ex), 0); /* joins: marker_fn's job is settled */
+    ck_assert_int_eq(w1.got + w2.got, 0);
+    /* Neither result reached its caller: both went to the destructor. */
+    ck_assert_int_eq(atomic_load(&dtor_calls), 2);
+}
+END_TEST
+
+START_TEST(test_close_executor_cancelled_queued_waiter_frees_job)
+{
+    coio_executor *ex = coio_executor_new(1);
+    ck_assert_ptr_nonnull(ex);
+    coio_loop *a = coio_loop_new();
+    xwork w0 = {ex, blocker_fn, 0, 0}, w1 = {ex, quick_fn, 0, 0};
+    coio_task *ts[2];
+    ts[0] = coio_loop_spawn(a, NULL, exec_waiter, &w0);
+    ts[1] = coio_loop_spawn(a, NULL, exec_waiter, &w1);
+    iterate(a); /* the worker runs blocker_fn; quick_fn waits in the queue */
+    for (int i = 0; i < 5000 && !atomic_load(&blocker_ran); i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&blocker_ran), 1);
+    ck_assert_int_eq(coio_cancel(ts[1]), 1); /* dequeued, its task woken, never run */
+    close_and_release(a, ts, 2);
+    atomic_store(&blocker_go, 1);
+    ck_assert_int_eq(coio_executor_free(ex), 0);
+    ck_assert_int_eq(w0.got + w1.got, 0);
+    ck_assert_int_eq(atomic_load(&dtor_calls), 1); /* blocker_fn's result only */
+    /* The cancelled job held a reference to ex: leak checkers see it if lost. */
+}
+END_TEST
+
 static Suite *close_suite(void)
 {
     Suite *s = suite_create("close");
@@ -481,6 +635,10 @@ static Suite *close_suite(void)
     tcase_add_test(tc, test_close_woken_awaiter_releases_future);
     tcase_add_test(tc, test_close_pending_shielded_task_frees_link);
     tcase_add_test(tc, test_close_unstarted_shielded_task_frees_link);
+    tcase_add_test(tc, test_close_pending_shielded_future_frees_link);
+    tcase_add_test(tc, test_close_done_callbacks_of_pending_future_dropped);
+    tcase_add_test(tc, test_close_executor_woken_waiter_drops_result);
+    tcase_add_test(tc, test_close_executor_cancelled_queued_waiter_frees_job);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -892,6 +892,82 @@ START_TEST(test_io_write_closed_peer_epipe_no_sigpipe)
 }
 END_TEST
 
+static int sigpipe_pending(void)
+{
+    sigset_t pend;
+    ck_assert_int_eq(sigpending(&pend), 0);
+    return sigismember(&pend, SIGPIPE);
+}
+
+static int sigpipe_blocked(void)
+{
+    sigset_t cur;
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, NULL, &cur), 0);
+    return sigismember(&cur, SIGPIPE);
+}
+
+static void *epipe_pipe_main(void *arg)
+{
+    int p[2];
+    make_pipe(p);
+    close(p[0]);
+    for (int i = 0; i < 2; i++) { /* the first call learns the fd, the second knows it */
+        errno = 0;
+        ck_assert_int_eq(coio_write(p[1], "x", 1), -1);
+        ck_assert_int_eq(errno, EPIPE);
+        ck_assert_int_eq(sigpipe_pending(), 0); /* raised and taken back */
+        ck_assert_int_eq(sigpipe_blocked(), 0); /* the mask is the caller's again */
+    }
+    coio_close(p[1]);
+    return NULL;
+}
+
+START_TEST(test_io_write_pipe_closed_reader_epipe_no_sigpipe)
+{
+    signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill this (forked) test */
+    run_ok(epipe_pipe_main, NULL);
+}
+END_TEST
+
+static void *epipe_pending_main(void *arg)
+{
+    int p[2];
+    make_pipe(p);
+    close(p[0]);
+    /* The caller holds SIGPIPE blocked and one is pending: it must stay pending. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+    ck_assert_int_eq(raise(SIGPIPE), 0);
+    ck_assert_int_eq(sigpipe_pending(), 1);
+    errno = 0;
+    ck_assert_int_eq(coio_write(p[1], "x", 1), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    ck_assert_int_eq(sigpipe_pending(), 1);
+    ck_assert_int_eq(sigpipe_blocked(), 1);
+    int sig = 0;
+    ck_assert_int_eq(sigwait(&set, &sig), 0); /* consume it: exactly one was there */
+    ck_assert_int_eq(sig, SIGPIPE);
+    ck_assert_int_eq(sigpipe_pending(), 0);
+    /* Blocked but not pending: the SIGPIPE this write raises is taken back. */
+    errno = 0;
+    ck_assert_int_eq(coio_write(p[1], "x", 1), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    ck_assert_int_eq(sigpipe_pending(), 0);
+    ck_assert_int_eq(sigpipe_blocked(), 1);
+    ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+    coio_close(p[1]);
+    return NULL;
+}
+
+START_TEST(test_io_write_pipe_keeps_pending_sigpipe)
+{
+    signal(SIGPIPE, SIG_DFL);
+    run_ok(epipe_pending_main, NULL);
+}
+END_TEST
+
 static void *accept_and_close(void *arg)
 {
     int fd = coio_accept(*(int *)arg, NULL, NULL);
@@ -1181,6 +1257,8 @@ static Suite *io_suite(void)
     tcase_add_test(tc, test_io_outside_task_einval);
     tcase_add_test(tc, test_io_bad_fd_ebadf);
     tcase_add_test(tc, test_io_write_closed_peer_epipe_no_sigpipe);
+    tcase_add_test(tc, test_io_write_pipe_closed_reader_epipe_no_sigpipe);
+    tcase_add_test(tc, test_io_write_pipe_keeps_pending_sigpipe);
     tcase_add_test(tc, test_io_tcp_peer_closes_during_write_no_sigpipe);
     tcase_add_test(tc, test_io_connect_refused);
     suite_add_tcase(s, tc);
