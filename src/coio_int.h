@@ -359,12 +359,27 @@ static inline struct coio__task *coio__self(void)
 COIO_HIDDEN int64_t coio__now_ns(void);
 COIO_HIDDEN int64_t coio__deadline_ns(double seconds); /* now + seconds, saturating */
 
-/* Scheduling core (loop.c). */
-COIO_HIDDEN void coio__ready_push(coio_loop *l, struct coio__runnable *r);
+/* Scheduling core (loop.c). Pushing and waking are inline: every primitive's
+   wake-up runs them, from other files than the loop's. */
+static inline void coio__ready_push(coio_loop *l, struct coio__runnable *r)
+{
+    r->next = NULL;
+    *l->ready_tail = r;
+    l->ready_tail = &r->next;
+}
 /* Take r off the ready queue or the current batch (rare paths only: O(n)). */
 COIO_HIDDEN bool coio__ready_remove(coio_loop *l, struct coio__runnable *r);
 /* Make a parked task runnable with the given wake code; disarms its timer. */
-COIO_HIDDEN void coio__wake(struct coio__task *t, int code);
+static inline void coio__wake(struct coio__task *t, int code)
+{
+    coio_loop *l = t->f.loop;
+    if (COIO_UNLIKELY(t->timer.index != COIO_NOT_IN_HEAP))
+        coio__heap_remove(&l->heap, &t->timer);
+    t->wait = NULL;
+    t->wake_code = code;
+    t->queued = 1;
+    coio__ready_push(l, &t->run);
+}
 /* Park the current task on w (may be NULL) until woken, optionally until an
    absolute deadline (< 0: none) when it wakes with timer_code. Returns the wake
    code; ECANCELED means a cancellation was delivered (task flag set). */
@@ -380,7 +395,6 @@ COIO_HIDDEN coio_handle *coio__handle_alloc(coio_loop *l);
 COIO_HIDDEN void coio__handle_unref(coio_handle *h);
 COIO_HIDDEN bool coio__loop_valid(const coio_loop *l);
 COIO_HIDDEN bool coio__future_valid(const coio_future *f);
-COIO_HIDDEN void coio__check_canary(struct coio__task *t);
 
 /* Debug mode (debug.c); every caller tests l->debug first, so that the
    normal path costs one predictable branch. */
@@ -395,6 +409,136 @@ COIO_HIDDEN void coio__debug_run_icb(coio_loop *l, struct coio__icb *cb);
 COIO_HIDDEN bool coio__debug_foreign(const coio_loop *l);
 COIO_HIDDEN void coio__debug_stack_prepare(struct coio__task *t); /* at spawn */
 COIO_HIDDEN void coio__debug_stack_measure(struct coio__task *t); /* at exit */
+
+/* ------------------------------------------------------------------------ */
+/* Switching and parking (the scheduler's hot path; loop.c uses these too).  */
+/* ------------------------------------------------------------------------ */
+/* Inline so that the primitives that park on every operation (queues) and
+   coio_yield do not pay a call into loop.c; other waits call coio__park. */
+#ifdef COIO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+static inline void coio__check_canary(struct coio__task *t)
+{
+    if (COIO_UNLIKELY(t->canary && *t->canary != 0))
+        coio__stack_overflow(t, t->canary);
+}
+
+/* Leave the running context (task `from`, or the loop context if NULL) for
+   `to` (NULL: the loop context). `dying`: `from` never runs again. */
+static inline __attribute__((always_inline)) void coio__ctx_switch(coio_loop *l,
+                                                                   struct coio__task *from,
+                                                                   struct coio__task *to,
+                                                                   bool dying)
+{
+    /* D2: times task steps. First, and `to` comes back as the result, so that
+       nothing has to live across the call: the normal path keeps its registers. */
+    if (COIO_UNLIKELY(l->debug))
+        to = coio__debug_switch(l, from, to);
+    void **save = from ? &from->sp : &l->sp;
+    void *sp = to ? to->sp : l->sp;
+    l->current = to;
+#ifdef COIO_ASAN
+    void **fake = from ? &from->asan_fake : &l->asan_fake;
+    const void *bottom;
+    size_t size;
+    if (to) {
+        size_t g = to->stack.guarded ? coio__page_size() : 0;
+        bottom = (char *)to->stack.map + g;
+        size = to->stack.map_size - g;
+    } else {
+        bottom = l->thread_stack_bottom;
+        size = l->thread_stack_size;
+    }
+    __sanitizer_start_switch_fiber(dying ? NULL : fake, bottom, size);
+    coio__switch(save, sp, to);
+    __sanitizer_finish_switch_fiber(*fake, NULL, NULL);
+#else
+    (void)dying;
+    coio__switch(save, sp, to);
+#endif
+}
+
+/* The task to run after the current one stops, or NULL for the loop context.
+   Runs on a task stack. */
+static inline __attribute__((always_inline)) struct coio__task *coio__next_task(coio_loop *l)
+{
+    struct coio__runnable *r = l->batch;
+    if (!r) {
+        /* Batch done. Start the next one here only if the loop context would
+           do nothing else first: no I/O to poll, no timers, no stop, and the
+           run_until_complete target still pending. */
+        r = l->ready;
+        if (!r || l->stopping || l->io_waiters || l->heap.n ||
+            (l->until && l->until->state != COIO_PENDING) ||
+            atomic_load_explicit(&l->xpending, memory_order_relaxed))
+            return NULL;
+        l->ready = NULL;
+        l->ready_tail = &l->ready;
+    }
+    if (r->kind != COIO__RUN_TASK) {
+        l->batch = r; /* callbacks run in the loop context */
+        return NULL;
+    }
+    l->batch = r->next;
+    struct coio__task *t = coio__container_of(r, struct coio__task, run);
+    t->queued = 0;
+    return t;
+}
+
+/* coio__park's body; see there. A constant w == NULL or deadline < 0 drops
+   the cancel or timer branch. */
+static inline __attribute__((always_inline)) int coio__park_inline(struct coio__task *self,
+                                                                   struct coio__wait *w,
+                                                                   int64_t deadline,
+                                                                   int timer_code)
+{
+    coio_loop *l = self->f.loop;
+    self->wait = w;
+    self->parked_on = w;
+    self->wake_code = 0;
+    if (deadline >= 0) {
+        self->timer.when = deadline;
+        self->timer.seq = l->timer_seq++;
+        self->timer_code = timer_code;
+        /* Capacity was reserved at spawn (heap_need): this cannot allocate. */
+        int rc = coio__heap_push(&l->heap, &self->timer);
+        coio__assert(rc == 0);
+    }
+    /* A cancel requested while we were running is delivered by cancelling
+       what we now wait on (asyncio: __step cancels the new fut_waiter). */
+    if (COIO_UNLIKELY(self->must_cancel) && w && w->cancel(w, self))
+        self->must_cancel = 0;
+    coio__check_canary(self);
+    struct coio__task *next = coio__next_task(l);
+    if (next != self)
+        coio__ctx_switch(l, self, next, false);
+    else {
+        if (COIO_UNLIKELY(l->debug)) /* a new step of the same task */
+            coio__debug_switch(l, self, self);
+        l->current = self;
+    }
+    self->parked_on = NULL;
+    int code = self->wake_code;
+    if (COIO_UNLIKELY(self->must_cancel)) {
+        /* Woken for another reason, but a cancel arrived meanwhile: it wins,
+           as asyncio throws CancelledError into the resumed coroutine. */
+        self->must_cancel = 0;
+        code = ECANCELED;
+    }
+    if (COIO_UNLIKELY(code == ECANCELED))
+        self->cancel_delivered = 1;
+    return code;
+}
+
+/* coio__yield's body. */
+static inline __attribute__((always_inline)) int coio__yield_inline(struct coio__task *self)
+{
+    self->queued = 1;
+    coio__ready_push(self->f.loop, &self->run);
+    return coio__park_inline(self, NULL, -1, 0);
+}
 
 /* Futures (task.c). */
 COIO_HIDDEN void coio__future_complete(coio_future *f);  /* wake awaiters, schedule callbacks */

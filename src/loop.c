@@ -25,10 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef COIO_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
-
 _Thread_local coio_loop *coio__tls_loop;
 _Thread_local coio_loop *coio__tls_running;
 
@@ -77,13 +73,6 @@ void coio__loop_unref(coio_loop *l)
 
 /* ---- ready queue --------------------------------------------------------- */
 
-void coio__ready_push(coio_loop *l, struct coio__runnable *r)
-{
-    r->next = NULL;
-    *l->ready_tail = r;
-    l->ready_tail = &r->next;
-}
-
 static bool remove_from(struct coio__runnable **pp, struct coio__runnable *r)
 {
     for (; *pp; pp = &(*pp)->next)
@@ -114,70 +103,11 @@ static inline void take_ready_as_batch(coio_loop *l)
     l->ready_tail = &l->ready;
 }
 
-/* ---- switching ---------------------------------------------------------- */
+/* ---- switching, parking ---------------------------------------------------- */
 
-/* Leave the running context (task `from`, or the loop context if NULL) for
-   `to` (NULL: the loop context). `dying`: `from` never runs again. */
-static inline void ctx_switch(coio_loop *l, struct coio__task *from, struct coio__task *to, bool dying)
-{
-    /* D2: times task steps. First, and `to` comes back as the result, so that
-       nothing has to live across the call: the normal path keeps its registers. */
-    if (COIO_UNLIKELY(l->debug))
-        to = coio__debug_switch(l, from, to);
-    void **save = from ? &from->sp : &l->sp;
-    void *sp = to ? to->sp : l->sp;
-    l->current = to;
-#ifdef COIO_ASAN
-    void **fake = from ? &from->asan_fake : &l->asan_fake;
-    const void *bottom;
-    size_t size;
-    if (to) {
-        size_t g = to->stack.guarded ? coio__page_size() : 0;
-        bottom = (char *)to->stack.map + g;
-        size = to->stack.map_size - g;
-    } else {
-        bottom = l->thread_stack_bottom;
-        size = l->thread_stack_size;
-    }
-    __sanitizer_start_switch_fiber(dying ? NULL : fake, bottom, size);
-    coio__switch(save, sp, to);
-    __sanitizer_finish_switch_fiber(*fake, NULL, NULL);
-#else
-    (void)dying;
-    coio__switch(save, sp, to);
-#endif
-}
-
-void coio__check_canary(struct coio__task *t)
-{
-    if (COIO_UNLIKELY(t->canary && *t->canary != 0))
-        coio__stack_overflow(t, t->canary);
-}
-
-/* The task to run after the current one stops, or NULL for the loop context.
-   Runs on a task stack. Inlined: it is on every park's path. */
-static inline __attribute__((always_inline)) struct coio__task *next_task(coio_loop *l)
-{
-    for (;;) {
-        struct coio__runnable *r = l->batch;
-        if (r) {
-            if (r->kind != COIO__RUN_TASK)
-                return NULL; /* callbacks run in the loop context */
-            l->batch = r->next;
-            struct coio__task *t = coio__container_of(r, struct coio__task, run);
-            t->queued = 0;
-            return t;
-        }
-        /* Batch done. Start the next one here only if the loop context would
-           do nothing else first: no I/O to poll, no timers, no stop, and the
-           run_until_complete target still pending. */
-        if (!l->ready || l->stopping || l->io_waiters || l->heap.n ||
-            (l->until && l->until->state != COIO_PENDING) ||
-            atomic_load_explicit(&l->xpending, memory_order_relaxed))
-            return NULL;
-        take_ready_as_batch(l);
-    }
-}
+/* The switch, next_task and park are inline in coio_int.h (coio__ctx_switch,
+   coio__next_task, coio__park_inline): queues and coio_yield park from other
+   files on every operation. */
 
 static void release_zombie(coio_loop *l)
 {
@@ -188,17 +118,6 @@ static void release_zombie(coio_loop *l)
     }
 }
 
-void coio__wake(struct coio__task *t, int code)
-{
-    coio_loop *l = t->f.loop;
-    if (t->timer.index != COIO_NOT_IN_HEAP)
-        coio__heap_remove(&l->heap, &t->timer);
-    t->wait = NULL;
-    t->wake_code = code;
-    t->queued = 1;
-    coio__ready_push(l, &t->run);
-}
-
 int coio__wait_cancel_unlink(struct coio__wait *w, struct coio__task *t)
 {
     if (w->unlink)
@@ -207,60 +126,14 @@ int coio__wait_cancel_unlink(struct coio__wait *w, struct coio__task *t)
     return 1;
 }
 
-/* coio__park's body, inlined into coio__park and coio__yield; the latter's
-   constant w == NULL and deadline < 0 drop the timer and cancel branches. */
-static inline __attribute__((always_inline)) int park(struct coio__task *self,
-                                                      struct coio__wait *w, int64_t deadline,
-                                                      int timer_code)
-{
-    coio_loop *l = self->f.loop;
-    self->wait = w;
-    self->parked_on = w;
-    self->wake_code = 0;
-    if (deadline >= 0) {
-        self->timer.when = deadline;
-        self->timer.seq = l->timer_seq++;
-        self->timer_code = timer_code;
-        /* Capacity was reserved at spawn (heap_need): this cannot allocate. */
-        int rc = coio__heap_push(&l->heap, &self->timer);
-        coio__assert(rc == 0);
-    }
-    /* A cancel requested while we were running is delivered by cancelling
-       what we now wait on (asyncio: __step cancels the new fut_waiter). */
-    if (self->must_cancel && w && w->cancel(w, self))
-        self->must_cancel = 0;
-    coio__check_canary(self);
-    struct coio__task *next = next_task(l);
-    if (next != self)
-        ctx_switch(l, self, next, false);
-    else {
-        if (COIO_UNLIKELY(l->debug)) /* a new step of the same task */
-            coio__debug_switch(l, self, self);
-        l->current = self;
-    }
-    self->parked_on = NULL;
-    int code = self->wake_code;
-    if (self->must_cancel) {
-        /* Woken for another reason, but a cancel arrived meanwhile: it wins,
-           as asyncio throws CancelledError into the resumed coroutine. */
-        self->must_cancel = 0;
-        code = ECANCELED;
-    }
-    if (code == ECANCELED)
-        self->cancel_delivered = 1;
-    return code;
-}
-
 int coio__park(struct coio__task *self, struct coio__wait *w, int64_t deadline, int timer_code)
 {
-    return park(self, w, deadline, timer_code);
+    return coio__park_inline(self, w, deadline, timer_code);
 }
 
 int coio__yield(struct coio__task *self)
 {
-    self->queued = 1;
-    coio__ready_push(self->f.loop, &self->run);
-    return park(self, NULL, -1, 0);
+    return coio__yield_inline(self);
 }
 
 _Noreturn void coio__task_exit(struct coio__task *t)
@@ -280,7 +153,7 @@ _Noreturn void coio__task_exit(struct coio__task *t)
        must happen on another stack: leave the task as the loop's zombie. */
     release_zombie(l);
     l->zombie = t;
-    ctx_switch(l, t, next_task(l), true);
+    coio__ctx_switch(l, t, coio__next_task(l), true);
     coio__panic(__FILE__, __LINE__, "a finished task was resumed");
 }
 
@@ -500,7 +373,7 @@ static void run_once(coio_loop *l)
         if (r->kind == COIO__RUN_TASK) {
             struct coio__task *t = coio__container_of(r, struct coio__task, run);
             t->queued = 0;
-            ctx_switch(l, NULL, t, false);
+            coio__ctx_switch(l, NULL, t, false);
             release_zombie(l);
         } else if (r->kind == COIO__RUN_ICB) {
             struct coio__icb *cb = coio__container_of(r, struct coio__icb, run);

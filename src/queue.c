@@ -50,7 +50,21 @@ struct qwaiter_task {
     struct coio__list *list;      /* getters, putters or joiners */
 };
 
-static void wakeup_next(struct coio__list *list);
+/* Wake the first waiter of list and take it off (asyncio _wakeup_next).
+   Inlined: every put and get calls it. The node is left linked to itself, so
+   that the waiter's unlink at loop close stays harmless. */
+static inline __attribute__((always_inline)) void wakeup_next(struct coio__list *list)
+{
+    struct coio__list *n = list->next;
+    if (n == list)
+        return;
+    list->next = n->next;
+    n->next->prev = list;
+    n->prev = n->next = n;
+    struct qwaiter_task *w = coio__container_of(n, struct qwaiter_task, q.link);
+    w->q.woken = 1;
+    coio__wake(w->task, 0);
+}
 
 /* Only loop close unlinks these: the task is destroyed, parked or woken but
    not run. A woken getter hands its wake-up on while items are left (as Q5),
@@ -67,17 +81,6 @@ static void qwaiter_unlink(struct coio__wait *w)
         wakeup_next(&q->getters);
     else if (t->list == &q->putters && !coio_queue_full(q))
         wakeup_next(&q->putters);
-}
-
-/* Wake the first waiter of list and take it off (asyncio _wakeup_next). */
-static void wakeup_next(struct coio__list *list)
-{
-    if (coio__list_empty(list))
-        return;
-    struct qwaiter_task *w = coio__container_of(list->next, struct qwaiter_task, q.link);
-    coio__list_del(&w->q.link);
-    w->q.woken = 1;
-    coio__wake(w->task, 0);
 }
 
 /* unfinished reached 0: release every join(). */
@@ -97,9 +100,9 @@ static int wait_in(coio_queue *q, struct coio__task *self, struct coio__list *li
     w->q.w.cancel = qwaiter_cancel;
     w->q.w.unlink = qwaiter_unlink;
     coio__list_push(list, &w->q.link);
-    int code = coio__park(self, &w->q.w, -1, 0);
-    coio__list_del(&w->q.link);
-    return code;
+    /* Every way out of the wait has taken the record off the list already:
+       wakeup_next, qwaiter_cancel and qwaiter_unlink (loop close) unlink it. */
+    return coio__park_inline(self, &w->q.w, -1, 0);
 }
 
 static coio_queue *queue_new(int kind, long maxsize, int (*cmp)(const void *, const void *))
@@ -202,12 +205,12 @@ static __attribute__((noinline)) void store_prio(coio_queue *q, struct qitem it)
 
 static inline void store(coio_queue *q, void *item)
 {
-    struct qitem it = {item, q->seq++};
-    if (q->kind != PRIO) {
-        q->v[ring_at(q, q->n)] = it;
+    if (q->kind != PRIO) { /* seq only orders PriorityQueue ties */
+        q->v[ring_at(q, q->n)].item = item;
         q->n++;
         return;
     }
+    struct qitem it = {item, q->seq++};
     store_prio(q, it);
 }
 
@@ -248,6 +251,26 @@ static inline void *take(coio_queue *q)
 
 /* ---- operations ----------------------------------------------------------------- */
 
+/* The put of an item into a queue known to be open and not full; shared by
+   put and put_nowait (a public function is not inlined into another: -fPIC
+   lets it be interposed). */
+static inline __attribute__((always_inline)) int put_item(coio_queue *q, void *item)
+{
+    if (COIO_UNLIKELY(q->n == q->cap) && grow(q) < 0)
+        return -1;
+    store(q, item);
+    q->unfinished++;
+    wakeup_next(&q->getters);
+    return 0;
+}
+
+/* The get from a queue known to be non-empty. */
+static inline __attribute__((always_inline)) void get_item(coio_queue *q, void **item)
+{
+    *item = take(q);
+    wakeup_next(&q->putters);
+}
+
 int coio_queue_put_nowait(coio_queue *q, void *item)
 {
     if (!q) {
@@ -262,12 +285,7 @@ int coio_queue_put_nowait(coio_queue *q, void *item)
         errno = EAGAIN;
         return -1;
     }
-    if (q->n == q->cap && grow(q) < 0)
-        return -1;
-    store(q, item);
-    q->unfinished++;
-    wakeup_next(&q->getters);
-    return 0;
+    return put_item(q, item);
 }
 
 int coio_queue_get_nowait(coio_queue *q, void **item)
@@ -280,8 +298,7 @@ int coio_queue_get_nowait(coio_queue *q, void **item)
         errno = q->shutdown ? ESHUTDOWN : EAGAIN;
         return -1;
     }
-    *item = take(q);
-    wakeup_next(&q->putters);
+    get_item(q, item);
     return 0;
 }
 
@@ -307,7 +324,11 @@ int coio_queue_put(coio_queue *q, void *item)
             return -1;
         }
     }
-    return coio_queue_put_nowait(q, item);
+    if (q->shutdown) { /* not full, but shut down while we waited (or before) */
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    return put_item(q, item);
 }
 
 int coio_queue_get(coio_queue *q, void **item)
@@ -333,7 +354,8 @@ int coio_queue_get(coio_queue *q, void **item)
             return -1;
         }
     }
-    return coio_queue_get_nowait(q, item);
+    get_item(q, item);
+    return 0;
 }
 
 int coio_queue_task_done(coio_queue *q)

@@ -382,7 +382,7 @@ int coio_yield(void)
         errno = EINVAL;
         return -1;
     }
-    int code = coio__yield(self);
+    int code = coio__yield_inline(self); /* inline: no call into loop.c */
     if (code) {
         errno = code;
         return -1;
