@@ -567,11 +567,15 @@ COIO_API int coio_taskgroup_enter(coio_taskgroup *tg);
 
 /* Spawn a child into the group (as coio_spawn_opts; any task or callback of
    the loop may call it, children included, also while exit waits). Returns a
-   borrowed handle (the group owns the reference until exit; retain it to
-   keep it longer), or NULL with errno EINVAL (fn or tg NULL, group not
-   entered, finished, or aborting after a failure or cancel) or ENOMEM/EAGAIN
-   (as coio_spawn). On every failure fn is not run and opts->arg_dtor, if
-   any, gets arg. Finished children are kept (stack included) until exit. */
+   borrowed handle, valid only while the child is pending: retain it
+   (coio_task_retain) to use it after it finishes. Or NULL with errno EINVAL
+   (fn or tg NULL, group not entered, finished, or aborting after a failure or
+   cancel) or ENOMEM/EAGAIN (as coio_spawn). On every failure fn is not run
+   and opts->arg_dtor, if any, gets arg. As asyncio discards a finished task,
+   the group drops its reference to a child (and with it the stack, unless
+   retained) one callback turn after the child finishes or is cancelled, so a
+   long-lived group holds only its pending children; a child that failed is
+   kept, as the `task` of its failure entry, until coio_taskgroup_dispose. */
 COIO_API coio_task *coio_taskgroup_spawn(coio_taskgroup *tg, const coio_task_opts *opts,
                                          void *(*fn)(void *), void *arg);
 

@@ -1,8 +1,11 @@
 /* taskgroup.c — asyncio.TaskGroup as enter/spawn/exit over caller storage.
  * Each child gets a small record (one malloc per spawn, off the hot paths)
  * whose callback reaches the group one callback turn after the child ends, as
- * asyncio's _on_task_done does. A failing exit moves the failure list into a
- * reference-counted heap copy that the task keeps for coio_task_group_error.
+ * asyncio's _on_task_done does; that callback frees the record and the
+ * group's reference (so a long-lived group holds only its pending children),
+ * except that a failed child stays referenced by its failure entry. A failing
+ * exit moves the failure list into a reference-counted heap copy that the
+ * task keeps for coio_task_group_error.
  */
 #include "coio_int.h"
 
@@ -27,7 +30,8 @@ struct child {
     struct coio__cnode node; /* COIO__CN_NOTIFY on the child's completion list */
     struct coio__icb cb;     /* on_child_done, queued when the child completes */
     struct coio__list link;  /* on group->children */
-    coio_task *task;         /* one reference, the group's, held until exit */
+    coio_task *task;         /* one reference, the group's, held until the
+                                completion is processed (or the group ends) */
     struct group *g;
 };
 
@@ -42,7 +46,8 @@ struct group {
     uint8_t entry_delivered;         /* the parent's cancel_delivered at enter */
     int refs;                        /* heap copies: task group_error, entries, live group */
     struct coio__task *parent;       /* the entering task */
-    struct coio__list children;      /* struct child, in spawn order, until exit */
+    struct coio__list children;      /* struct child, in spawn order, whose completion
+                                        was not processed yet */
     size_t npending;                 /* children whose completion was not processed yet */
     struct coio__wait *exit_wait;    /* set while the parent is parked in exit */
     struct fentry *errs;             /* failures in completion order (malloc'd). Capacity
@@ -159,19 +164,26 @@ static void child_notify(struct coio__cnode *n, coio_future *f)
     coio__ready_push(f->loop, &c->cb.run);
 }
 
-/* asyncio's _on_task_done (loop context). */
+/* asyncio's _on_task_done (loop context). The child leaves the group here,
+   as asyncio discards it from _tasks: its record and the group's reference
+   go now, so a long-lived group (an accept loop) keeps no finished stacks.
+   A failure entry takes its own reference. */
 static void on_child_done(struct coio__icb *cb)
 {
     struct child *c = coio__container_of(cb, struct child, cb);
     struct group *g = c->g;
     coio_task *t = c->task;
+    coio__list_del(&c->link);
+    free(c);
     g->npending--;
     if (g->npending == 0 && g->exit_wait) {
         g->exit_wait = NULL;
         coio__wake(g->parent, 0);
     }
-    if (t->state != COIO_FAILED)
-        return; /* finished, or cancelled on its own: not an error (TG5) */
+    if (t->state != COIO_FAILED) {
+        coio_task_release(t); /* finished, or cancelled on its own: not an error (TG5) */
+        return;
+    }
     t->retrieved = 1;
     struct coio__task *k = coio__as_task(t);
     const coio_taskgroup *nested = k && t->err == COIO_EGROUP ? k->group_error : NULL;
@@ -184,6 +196,7 @@ static void on_child_done(struct coio__icb *cb)
         g->parent_cancel_requested = 1;
         coio_cancel(&g->parent->f);
     }
+    coio_task_release(t);
 }
 
 static void free_children(struct group *g, bool cancel)
@@ -256,7 +269,8 @@ coio_task *coio_taskgroup_spawn(coio_taskgroup *tg, const coio_task_opts *opts,
         err = errno;
         goto fail;
     }
-    c->task = t; /* the reference spawn returned becomes the group's */
+    c->task = t; /* the reference spawn returned becomes the group's; the caller
+                    borrows it while the child is pending */
     c->g = g;
     c->node.kind = COIO__CN_NOTIFY;
     c->node.task = NULL;

@@ -1,7 +1,8 @@
 /* check_taskgroup.c — Suite "taskgroup": task groups (group TG): waiting for
  * children, abort on the first failure, the failure list and nested groups,
  * outside cancellation, rejected spawns, the parent's cancel count, and
- * groups left behind by a failing or destroyed parent. TG8 (KeyboardInterrupt
+ * groups left behind by a failing or destroyed parent; finished children are
+ * dropped at once (bounded memory, retained handles). TG8 (KeyboardInterrupt
  * and SystemExit inside a group) has no C analogue. */
 #include "helpers.h"
 
@@ -243,11 +244,12 @@ static void *tg5_main(void *arg)
     coio_taskgroup tg;
     coio_taskgroup_enter(&tg);
     coio_task *ta = coio_task_retain(coio_taskgroup_spawn(&tg, NULL, child, (void *)&a));
-    coio_task *tb = coio_taskgroup_spawn(&tg, NULL, child, (void *)&b);
+    coio_task *tb = coio_task_retain(coio_taskgroup_spawn(&tg, NULL, child, (void *)&b));
     ck_assert_int_eq(coio_sleep(0.01), 0);
     ck_assert_int_eq(coio_cancel(tb), 1);
     ck_assert_int_eq(coio_sleep(0.01), 0); /* the group carries on */
-    ck_assert(coio_task_cancelled(tb)); /* borrowed handle: valid until exit */
+    ck_assert(coio_task_cancelled(tb)); /* the group dropped it: our reference keeps it */
+    coio_task_release(tb);
     ck_assert_int_eq(coio_taskgroup_exit(&tg, 0), 0);
     ck_assert_log(&ev, "b:cancelled a:done");
     void *r;
@@ -780,6 +782,130 @@ START_TEST(test_taskgroup_many_children)
 }
 END_TEST
 
+/* A long-lived group forgets finished children (asyncio's _on_task_done
+   discards them): an accept-loop-like body spawning 20,000 short children
+   keeps the live task count and the process's memory flat, and the
+   children run on a few reused stacks (a task's handle lives on its stack,
+   so distinct handles count stacks in use at once). */
+enum { MAX_STACKS_SEEN = 64 };
+static coio_task *stacks_seen[MAX_STACKS_SEEN];
+static size_t nstacks_seen, stacks_overflow;
+
+static void *short_child(void *arg)
+{
+    coio_task *self = coio_current_task();
+    size_t i = 0;
+    while (i < nstacks_seen && stacks_seen[i] != self)
+        i++;
+    if (i == nstacks_seen) {
+        if (nstacks_seen < MAX_STACKS_SEEN)
+            stacks_seen[nstacks_seen++] = self;
+        else
+            stacks_overflow++;
+    }
+    coio_yield();
+    return arg;
+}
+
+/* Resident and total pages of this process, from /proc/self/statm. */
+static void statm(long *size, long *resident)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld %ld", size, resident), 2);
+    fclose(f);
+}
+
+enum { LONG_LIVED_CHILDREN = 20000, LONG_LIVED_WARMUP = 2000 };
+static size_t max_live;
+
+static void *long_lived_main(void *arg)
+{
+    long page = sysconf(_SC_PAGESIZE), size0 = 0, rss0 = 0, size1, rss1;
+    coio_taskgroup tg;
+    coio_taskgroup_enter(&tg);
+    for (long i = 0; i < LONG_LIVED_CHILDREN; i++) {
+        if (i == LONG_LIVED_WARMUP)
+            statm(&size0, &rss0);
+        ck_assert_ptr_nonnull(coio_taskgroup_spawn(&tg, NULL, short_child, (void *)i));
+        if (i % 4 == 3) { /* the body keeps running: a few children at a time */
+            ck_assert_int_eq(coio_yield(), 0);
+            size_t n = coio_all_tasks(NULL, 0);
+            if (n > max_live)
+                max_live = n;
+        }
+    }
+    statm(&size1, &rss1);
+    ck_assert_int_eq(coio_taskgroup_exit(&tg, 0), 0);
+    coio_taskgroup_dispose(&tg);
+    /* 18,000 children kept would hold at least a page of stack each (over
+       70 MB resident, gigabytes mapped); forgotten ones reuse a few stacks.
+       The resident bound leaves room for valgrind's queue of freed blocks. */
+    ck_assert_uint_eq(stacks_overflow, 0);
+    ck_assert_uint_le(nstacks_seen, 32);
+    long grew_rss = (rss1 - rss0) * page, grew_size = (size1 - size0) * page;
+    ck_assert_msg(grew_rss < 32L << 20, "resident memory grew by %ld bytes", grew_rss);
+    ck_assert_msg(grew_size < 64L << 20, "mapped memory grew by %ld bytes", grew_size);
+    return NULL;
+}
+
+START_TEST(test_taskgroup_long_lived_group_memory_bounded)
+{
+    ck_assert_int_eq(run_main(long_lived_main, NULL, NULL), 0);
+    ck_assert_uint_ge(max_live, 1); /* the body itself */
+    ck_assert_uint_le(max_live, 16);
+}
+END_TEST
+
+/* spawn's handle is borrowed while the child is pending; a retained one
+   outlives the group's reference. A failed child stays in the error list
+   until dispose without a retain. */
+static void *retained_main(void *arg)
+{
+    static const spec a = {"a", 0, 0, 0, 0, 42}, b = {"b", 10, 0, 0, 0, 0},
+                      c = {"c", 0.02, EBADMSG, 0, 0, 0};
+    coio_taskgroup tg;
+    coio_taskgroup_enter(&tg);
+    coio_task *ta = coio_task_retain(coio_taskgroup_spawn(&tg, NULL, child, (void *)&a));
+    coio_task *tb = coio_task_retain(coio_taskgroup_spawn(&tg, NULL, child, (void *)&b));
+    ck_assert_ptr_nonnull(ta);
+    ck_assert_ptr_nonnull(tb);
+    ck_assert_int_eq(coio_sleep(0.005), 0); /* a finished and was processed */
+    ck_assert_int_eq(coio_cancel(tb), 1);
+    ck_assert_int_eq(coio_sleep(0.005), 0); /* b ended cancelled and was processed */
+    ck_assert(coio_task_done(ta));
+    void *r = NULL;
+    ck_assert_int_eq(coio_task_result(ta, &r), 0);
+    ck_assert_ptr_eq(r, (void *)42);
+    ck_assert_ptr_nonnull(coio_task_name(ta));
+    ck_assert(coio_task_cancelled(tb));
+    coio_task_release(tb);
+    coio_taskgroup_spawn(&tg, NULL, child, (void *)&c); /* not retained */
+    int rc = coio_taskgroup_exit(&tg, coio_sleep(10));
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(errno, COIO_EGROUP);
+    ck_assert_uint_eq(coio_taskgroup_error_count(&tg), 1);
+    coio_group_failure f;
+    ck_assert_int_eq(coio_taskgroup_error_get(&tg, 0, &f), 0);
+    ck_assert_ptr_nonnull(f.task);
+    ck_assert(coio_task_done(f.task)); /* the group keeps a failed child */
+    ck_assert_int_eq(coio_task_error(f.task), EBADMSG);
+    ck_assert_str_eq(coio_task_error_message(f.task), "c");
+    coio_taskgroup_dispose(&tg);
+    /* ta still valid after the group is gone. */
+    ck_assert_int_eq(coio_task_result(ta, &r), 0);
+    ck_assert_ptr_eq(r, (void *)42);
+    coio_task_release(ta);
+    ck_assert_log(&ev, "a:done b:cancelled c:done");
+    return NULL;
+}
+
+START_TEST(test_taskgroup_retained_child_valid_after_it_finished)
+{
+    ck_assert_int_eq(run_main(retained_main, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *taskgroup_suite(void)
 {
     Suite *s = suite_create("taskgroup");
@@ -801,6 +927,8 @@ static Suite *taskgroup_suite(void)
     tcase_add_test(tc, test_taskgroup_parent_failing_inside_group_cancels_children);
     tcase_add_test(tc, test_taskgroup_loop_closed_while_exit_waits);
     tcase_add_test(tc, test_taskgroup_many_children);
+    tcase_add_test(tc, test_taskgroup_long_lived_group_memory_bounded);
+    tcase_add_test(tc, test_taskgroup_retained_child_valid_after_it_finished);
     tcase_add_test(tc, test_timeout_scope_around_taskgroup);
     suite_add_tcase(s, tc);
     return s;
