@@ -291,6 +291,11 @@ struct coio__fd {
     uint8_t known;          /* O_NONBLOCK was ensured */
     uint8_t sock;           /* known is set and the fd is a socket (coio_write sends with
                                COIO__MSG_NOSIGNAL; other fds take the SIGPIPE-holding path) */
+    uint8_t stream;         /* known is set and the fd is a SOCK_STREAM socket */
+    uint8_t rdok;           /* registered: may be readable (an IN event came since the
+                               last EAGAIN, or short read of a stream socket); coio_read
+                               parks before reading a stream socket when clear */
+    uint8_t hup;            /* a hang-up/error event came: short reads prove nothing */
     int err;                /* socket error an event carried (the poller may have
                                consumed SO_ERROR), for coio_connect; else 0 */
 };

@@ -2,9 +2,12 @@
  * read/write/accept/connect that try the system call first and park the task
  * only on EAGAIN. An fd is registered with the poller once, edge-triggered in
  * both directions; an edge wakes the task parked for that direction, if any.
- * Nothing is cached between edges: a task parks only right after the kernel
- * said EAGAIN (or poll(2) said "not ready"), so the next edge is the one it
- * needs. */
+ * One thing is cached between edges: whether a registered fd may be readable.
+ * A short read of a SOCK_STREAM socket drained its receive buffer, and any later
+ * arrival makes a new edge, so the next coio_read parks first instead of paying
+ * for a read that says EAGAIN (with pollers whose events flag a queued FIN:
+ * coio__poll_hup_with_data). Other fds park only right after the kernel said
+ * EAGAIN (or poll(2) said "not ready"), so the next edge is the one they need. */
 #define _GNU_SOURCE
 #include "coio_int.h"
 #include "poller.h"
@@ -137,6 +140,10 @@ static struct coio__task *prepare(int fd, struct coio__fd **out)
         /* Once per fd: coio_write picks its SIGPIPE-free path by this. */
         struct stat st;
         s->sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+        int type = 0;
+        socklen_t tl = sizeof type;
+        s->stream = s->sock && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+                    type == SOCK_STREAM;
         if (s->sock)
             coio__sock_nosigpipe(fd);
         s->known = 1;
@@ -166,8 +173,9 @@ static void drop_waiters(coio_loop *l, struct coio__fd *s, int code)
    with this number is stale, including tasks still waiting on that earlier
    file (it was closed with a plain close(2)): they get EBADF, as coio_close
    would have given them, instead of waiting forever or blocking the slot.
-   nb_socket: fd is a socket coio made nonblocking (accept, socket). */
-static void reset_slot(coio_loop *l, int fd, bool nb_socket)
+   nb_socket: fd is a socket coio made nonblocking (accept, socket); stream: and
+   it is SOCK_STREAM. */
+static void reset_slot(coio_loop *l, int fd, bool nb_socket, bool stream)
 {
     struct coio__fd *s = slot(l, fd);
     if (!s)
@@ -177,6 +185,8 @@ static void reset_slot(coio_loop *l, int fd, bool nb_socket)
         coio__poll_del(l->poller, fd);
     s->registered = 0;
     s->known = s->sock = nb_socket;
+    s->stream = stream;
+    s->rdok = s->hup = 0;
     s->err = 0;
 }
 
@@ -219,6 +229,7 @@ static int wait_fd(struct coio__task *self, int fd, bool write, int64_t deadline
             return -1;
         }
         s->registered = 1;
+        s->rdok = 1; /* edges before now were not seen */
     }
     struct fd_wait fw = {{coio__wait_cancel_unlink, fd_unlink}, l, fd, write, self};
     if (write)
@@ -241,6 +252,10 @@ void coio__io_event(coio_loop *l, int fd, unsigned ev, int err)
     struct coio__fd *s = &l->fds[fd];
     if (err)
         s->err = err;
+    if (ev & COIO__POLL_IN)
+        s->rdok = 1;
+    if (ev & COIO__POLL_HUP)
+        s->hup = 1;
     if ((ev & COIO__POLL_IN) && s->rd) {
         struct coio__task *t = s->rd;
         s->rd = NULL;
@@ -300,14 +315,25 @@ ssize_t coio_read(int fd, void *buf, size_t n)
     struct coio__task *self = prepare(fd, &s);
     if (!self)
         return -1;
+    coio_loop *l = self->f.loop;
+    /* Drained by the last short read: wait for the edge first. */
+    if (s->stream && s->registered && !s->rdok && n > 0 && wait_fd(self, fd, false, -1) < 0)
+        return -1;
     for (;;) {
         ssize_t r = read(fd, buf, n);
-        if (r >= 0)
+        s = &l->fds[fd]; /* the table may have moved while we waited */
+        if (r >= 0) {
+            /* A short read of a stream socket emptied its buffer, unless a FIN
+               or an error is queued behind the data (no edge would follow). */
+            if ((size_t)r < n && r > 0 && s->stream && !s->hup && coio__poll_hup_with_data)
+                s->rdok = 0;
             return r;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
+        s->rdok = 0;
         if (wait_fd(self, fd, false, -1) < 0)
             return -1;
     }
@@ -327,7 +353,7 @@ ssize_t coio_write(int fd, const void *buf, size_t n)
             r = coio__sock_send(fd, (const char *)buf + done, n - done);
             if (r < 0 && errno == ENOTSOCK) { /* the number was reused behind our back */
                 sock = false;
-                self->f.loop->fds[fd].sock = 0;
+                self->f.loop->fds[fd].sock = self->f.loop->fds[fd].stream = 0;
                 continue;
             }
         } else {
@@ -365,7 +391,9 @@ int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 #endif
         if (c >= 0) {
             coio__sock_nosigpipe(c);
-            reset_slot(self->f.loop, c, true);
+            /* s may have moved while we waited; accepted sockets share the
+               listener's type (SOCK_STREAM or SOCK_SEQPACKET). */
+            reset_slot(self->f.loop, c, true, self->f.loop->fds[fd].stream);
             return c;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -446,8 +474,11 @@ int coio_socket(int domain, int type, int protocol)
 #endif
     coio__sock_nosigpipe(fd);
     coio_loop *l = coio__tls_running ? coio__tls_running : coio__tls_loop;
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+#endif
     if (l && !l->closed)
-        reset_slot(l, fd, true);
+        reset_slot(l, fd, true, type == SOCK_STREAM);
     return fd;
 }
 
@@ -460,7 +491,8 @@ int coio_close(int fd)
         if (s->registered)
             coio__poll_del(l->poller, fd);
         s->registered = 0;
-        s->known = s->sock = 0;
+        s->known = s->sock = s->stream = 0;
+        s->rdok = s->hup = 0;
         s->err = 0;
     }
     return close(fd);

@@ -52,6 +52,8 @@ void coio__poll_close(struct coio__poller *p)
     free(p);
 }
 
+const int coio__poll_hup_with_data = 1;
+
 int coio__poll_add(struct coio__poller *p, int fd)
 {
     struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
@@ -100,6 +102,8 @@ int coio__poll_wait(struct coio__poller *p, int64_t timeout_ns, struct coio__pol
             out |= COIO__POLL_IN;
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             out |= COIO__POLL_OUT;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            out |= COIO__POLL_HUP;
         ev[k].fd = p->evs[i].data.fd;
         ev[k].events = out;
         ev[k].err = 0; /* epoll leaves SO_ERROR in place */

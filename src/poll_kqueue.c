@@ -69,6 +69,8 @@ void coio__poll_close(struct coio__poller *p)
     free(p);
 }
 
+const int coio__poll_hup_with_data = 0;
+
 int coio__poll_add(struct coio__poller *p, int fd)
 {
     struct kevent ch[2];
@@ -121,7 +123,7 @@ int coio__poll_wait(struct coio__poller *p, int64_t timeout_ns, struct coio__pol
                 continue;
             unsigned out = k->filter == EVFILT_READ ? COIO__POLL_IN : COIO__POLL_OUT;
             if (k->flags & (EV_EOF | EV_ERROR))
-                out = COIO__POLL_IN | COIO__POLL_OUT;
+                out = COIO__POLL_IN | COIO__POLL_OUT | COIO__POLL_HUP;
             ev[m].fd = (int)k->ident;
             ev[m].events = out;
             /* With EV_EOF, fflags holds the socket error (libkqueue reads it

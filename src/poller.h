@@ -13,6 +13,15 @@ struct coio__poller;
    waiter on either side meets the condition in its own system call. */
 #define COIO__POLL_IN  1u
 #define COIO__POLL_OUT 2u
+/* Also set with IN when the peer hung up or the fd has an error: io.c then stops
+   trusting a short read to mean "drained" (a queued FIN makes no later edge). */
+#define COIO__POLL_HUP 4u
+
+/* Nonzero when an event for a stream socket whose FIN (or error) is already
+   queued always carries COIO__POLL_HUP, even with data still unread: only then
+   may io.c park a read after a short one. epoll: yes (EPOLLRDHUP). kqueue: no
+   (libkqueue leaves EV_EOF off while data is queued; real kqueue is untested). */
+extern const int coio__poll_hup_with_data;
 
 struct coio__pollev {
     int fd;

@@ -1234,6 +1234,287 @@ START_TEST(test_io_echo_server_200_clients)
 }
 END_TEST
 
+/* ---- readiness caching: a short read of a stream socket parks the next read first -------- */
+
+/* A connected loopback TCP pair: *a from coio_accept, *c from coio_socket. */
+static void tcp_pair(int *a, int *c)
+{
+    struct sockaddr_in sa;
+    int ls = listener(&sa);
+    *c = coio_socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(*c, 0);
+    ck_assert_int_eq(coio_connect(*c, (struct sockaddr *)&sa, sizeof sa), 0);
+    *a = coio_accept(ls, NULL, NULL);
+    ck_assert_int_ge(*a, 0);
+    coio_close(ls);
+}
+
+static unsigned lcg(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 16) & 0x7fff;
+}
+
+enum { ROUNDS_BYTES = 300000 };
+
+typedef struct {
+    int fd;
+    unsigned seed;
+    size_t got;
+    int bad;       /* a byte differed from the pattern */
+} rounds_arg;
+
+/* Writes ROUNDS_BYTES of pattern in pieces of 1..200 bytes, yielding 0-2
+   times between pieces; sometimes two pieces back to back. */
+static void *rounds_writer(void *arg)
+{
+    rounds_arg *ra = arg;
+    unsigned s = ra->seed;
+    unsigned char piece[400];
+    size_t off = 0;
+    while (off < ROUNDS_BYTES) {
+        size_t n = 1 + lcg(&s) % 200;
+        if (lcg(&s) % 4 == 0)
+            n += 1 + lcg(&s) % 200; /* two pieces' worth in one write */
+        if (n > ROUNDS_BYTES - off)
+            n = ROUNDS_BYTES - off;
+        for (size_t i = 0; i < n; i++)
+            piece[i] = pattern(7, off + i);
+        ck_assert_int_eq(coio_write(ra->fd, piece, n), (ssize_t)n);
+        off += n;
+        for (unsigned y = lcg(&s) % 3; y; y--)
+            coio_sleep(0);
+    }
+    return NULL;
+}
+
+/* Reads until EOF with buffers of 1..300 bytes (so both short and exactly
+   full reads happen), yielding 0-2 times after each read. */
+static void *rounds_reader(void *arg)
+{
+    rounds_arg *ra = arg;
+    unsigned s = ra->seed ^ 0x5a5a;
+    unsigned char buf[300];
+    for (;;) {
+        size_t want = 1 + lcg(&s) % 300;
+        ssize_t r = coio_read(ra->fd, buf, want);
+        ck_assert_int_ge(r, 0);
+        if (r == 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != pattern(7, ra->got + (size_t)i))
+                ra->bad = 1;
+        ra->got += (size_t)r;
+        for (unsigned y = lcg(&s) % 3; y; y--)
+            coio_sleep(0);
+    }
+    return NULL;
+}
+
+static void rounds_over(int rd, int wr, unsigned seed)
+{
+    rounds_arg r = {.fd = rd, .seed = seed}, w = {.fd = wr, .seed = seed};
+    coio_task *tr = coio_spawn(rounds_reader, &r);
+    coio_task *tw = coio_spawn(rounds_writer, &w);
+    ck_assert_ptr_nonnull(tr);
+    ck_assert_ptr_nonnull(tw);
+    ck_assert_int_eq(coio_wait_for(tw, 10.0 * slack(), NULL), 0);
+    coio_task_release(tw);
+    shutdown(wr, SHUT_WR);
+    /* A read parked after a short read with the data already there would
+       hang here: the writer is done and no new traffic comes. */
+    ck_assert_int_eq(coio_wait_for(tr, 5.0 * slack(), NULL), 0);
+    coio_task_release(tr);
+    ck_assert_uint_eq(r.got, ROUNDS_BYTES);
+    ck_assert_int_eq(r.bad, 0);
+}
+
+static void *stream_rounds_main(void *arg)
+{
+    (void)arg;
+    int s[2], a, c;
+    make_socketpair(s);
+    rounds_over(s[0], s[1], 1);
+    coio_close(s[0]);
+    coio_close(s[1]);
+    tcp_pair(&a, &c);
+    rounds_over(a, c, 2); /* accepted side reads */
+    coio_close(a);
+    coio_close(c);
+    tcp_pair(&a, &c);
+    rounds_over(c, a, 3); /* coio_socket side reads */
+    coio_close(a);
+    coio_close(c);
+    return NULL;
+}
+
+START_TEST(test_io_stream_pieces_short_and_full_reads_lose_nothing)
+{
+    run_ok(stream_rounds_main, NULL);
+}
+END_TEST
+
+typedef struct {
+    int fd;
+    size_t n;
+    ssize_t r1, r2, r3;
+    double end;
+} reads3;
+
+/* Three reads of n bytes; records their results. */
+static void *read3_fn(void *arg)
+{
+    reads3 *x = arg;
+    char buf[4096];
+    x->r1 = coio_read(x->fd, buf, x->n);
+    x->r2 = coio_read(x->fd, buf, x->n);
+    x->r3 = coio_read(x->fd, buf, x->n);
+    x->end = now();
+    return NULL;
+}
+
+/* Two datagrams (or seqpacket records) queued behind one edge: both reads
+   return without new traffic, though the first was "short". */
+static void two_records(int rx, int tx, const struct sockaddr *to, socklen_t tolen)
+{
+    reads3 x = {.fd = rx, .n = 4096};
+    coio_task *t = coio_spawn(read3_fn, &x);
+    coio_sleep(0.02); /* the reader parks: rx is registered */
+    ck_assert(!coio_task_done(t));
+    ck_assert_int_eq(sendto(tx, "one", 3, 0, to, tolen), 3);
+    ck_assert_int_eq(sendto(tx, "second", 6, 0, to, tolen), 6);
+    coio_sleep(0.05);
+    ck_assert_int_eq(x.r1, 3);
+    ck_assert_int_eq(x.r2, 6);  /* read without a new edge */
+    ck_assert(!coio_task_done(t)); /* the third waits for traffic */
+    ck_assert_int_eq(sendto(tx, "3", 1, 0, to, tolen), 1);
+    ck_assert_int_eq(coio_wait_for(t, 2.0 * slack(), NULL), 0);
+    coio_task_release(t);
+    ck_assert_int_eq(x.r3, 1);
+}
+
+static void *datagram_main(void *arg)
+{
+    (void)arg;
+    int u = coio_socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(u, 0);
+    struct sockaddr_in sa = loopback(0);
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(bind(u, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(u, (struct sockaddr *)&sa, &sl), 0);
+    int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(tx, 0);
+    two_records(u, tx, (struct sockaddr *)&sa, sizeof sa);
+    close(tx);
+    coio_close(u);
+
+    int q[2]; /* not made by coio: its type comes from SO_TYPE */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, q), 0);
+    two_records(q[0], q[1], NULL, 0);
+    coio_close(q[0]);
+    coio_close(q[1]);
+
+    q[0] = coio_socket(AF_UNIX, SOCK_DGRAM, 0); /* made by coio, unbound peer */
+    ck_assert_int_ge(q[0], 0);
+    coio_close(q[0]);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, q), 0);
+    two_records(q[0], q[1], NULL, 0);
+    coio_close(q[0]);
+    coio_close(q[1]);
+    return NULL;
+}
+
+START_TEST(test_io_datagrams_two_queued_read_without_new_traffic)
+{
+    run_ok(datagram_main, NULL);
+}
+END_TEST
+
+/* Data and the FIN arrive behind one edge: the short read of the data is
+   followed by EOF at once, twice; and a FIN coming after a short read wakes
+   the next read. */
+static void eof_after_short(int rd, int wr, int later)
+{
+    reads3 x = {.fd = rd, .n = 100};
+    coio_task *t = coio_spawn(read3_fn, &x);
+    coio_sleep(0.02); /* parked: rd is registered */
+    ck_assert_int_eq(coio_write(wr, "abc", 3), 3);
+    if (later)
+        coio_sleep(0.05); /* the short read happens before the FIN */
+    double t0 = now();
+    ck_assert_int_eq(shutdown(wr, SHUT_WR), 0);
+    ck_assert_int_eq(coio_wait_for(t, 2.0 * slack(), NULL), 0);
+    coio_task_release(t);
+    ck_assert_int_eq(x.r1, 3);
+    ck_assert_int_eq(x.r2, 0);
+    ck_assert_int_eq(x.r3, 0);
+    ck_assert_time(x.end - t0, 0.0, 1.0);
+}
+
+static void *eof_short_main(void *arg)
+{
+    (void)arg;
+    for (int later = 0; later < 2; later++) {
+        int s[2], a, c;
+        make_socketpair(s);
+        eof_after_short(s[0], s[1], later);
+        coio_close(s[0]);
+        coio_close(s[1]);
+        tcp_pair(&a, &c);
+        eof_after_short(a, c, later);
+        coio_close(a);
+        coio_close(c);
+        tcp_pair(&a, &c);
+        eof_after_short(c, a, later);
+        coio_close(a);
+        coio_close(c);
+    }
+    return NULL;
+}
+
+START_TEST(test_io_eof_after_short_read_returns_0)
+{
+    run_ok(eof_short_main, NULL);
+}
+END_TEST
+
+/* A stream socket's number reused after coio_close by a pipe: the pipe's reads
+   are not parked by what the socket's last short read cached. */
+static void *reuse_after_short_main(void *arg)
+{
+    (void)arg;
+    int s[2], p[2];
+    make_socketpair(s);
+    reads3 x = {.fd = s[0], .n = 100};
+    coio_task *t = coio_spawn(read3_fn, &x);
+    coio_sleep(0.02);
+    ck_assert_int_eq(coio_write(s[1], "abc", 3), 3);
+    coio_sleep(0.02); /* short read done; the second read is parked */
+    int old = s[0];
+    coio_close(s[0]);
+    ck_assert_int_eq(coio_wait_for(t, 2.0 * slack(), NULL), 0);
+    coio_task_release(t);
+    ck_assert_int_eq(x.r1, 3);
+    ck_assert_int_eq(x.r2, -1);
+    make_pipe(p);
+    ck_assert_int_eq(p[0], old);
+    ck_assert_int_eq(write(p[1], "xy", 2), 2);
+    char buf[100];
+    ck_assert_int_eq(coio_read(p[0], buf, sizeof buf), 2); /* short, and not cached */
+    ck_assert_int_eq(write(p[1], "z", 1), 1);
+    ck_assert_int_eq(coio_read(p[0], buf, sizeof buf), 1);
+    coio_close(p[0]);
+    coio_close(p[1]);
+    coio_close(s[1]);
+    return NULL;
+}
+
+START_TEST(test_io_fd_reuse_after_short_read)
+{
+    run_ok(reuse_after_short_main, NULL);
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
     Suite *s = suite_create("io");
@@ -1271,6 +1552,14 @@ static Suite *io_suite(void)
     tcase_add_test(tc, test_io_blocking_fd_made_nonblocking);
     tcase_add_test(tc, test_io_accept_connect_loopback);
     tcase_add_test(tc, test_io_echo_server_200_clients);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("readiness");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_io_stream_pieces_short_and_full_reads_lose_nothing);
+    tcase_add_test(tc, test_io_datagrams_two_queued_read_without_new_traffic);
+    tcase_add_test(tc, test_io_eof_after_short_read_returns_0);
+    tcase_add_test(tc, test_io_fd_reuse_after_short_read);
     suite_add_tcase(s, tc);
     return s;
 }

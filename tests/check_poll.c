@@ -22,7 +22,8 @@
    follows until the poller is quiet: kqueue reports each direction as its own
    event, so a mask per fd is the comparable result. */
 typedef struct {
-    unsigned mask[MAXFD];
+    unsigned mask[MAXFD]; /* COIO__POLL_IN | COIO__POLL_OUT */
+    unsigned char hup[MAXFD]; /* an event carried COIO__POLL_HUP */
     int err[MAXFD]; /* the last non-zero err an event carried */
     int nev;    /* events seen in total */
     int calls;  /* poll_wait calls made */
@@ -44,8 +45,14 @@ static void collect(struct coio__poller *p, int64_t timeout_ns, seen *s)
             ck_assert_int_ge(ev[i].fd, 0);
             ck_assert_int_lt(ev[i].fd, MAXFD);
             ck_assert_uint_ne(ev[i].events, 0);
-            ck_assert_uint_eq(ev[i].events & ~(COIO__POLL_IN | COIO__POLL_OUT), 0);
-            s->mask[ev[i].fd] |= ev[i].events;
+            ck_assert_uint_eq(ev[i].events & ~(COIO__POLL_IN | COIO__POLL_OUT | COIO__POLL_HUP),
+                              0);
+            /* A hang-up is readable too (io.c's readiness cache relies on it). */
+            if (ev[i].events & COIO__POLL_HUP) {
+                ck_assert_uint_ne(ev[i].events & COIO__POLL_IN, 0);
+                s->hup[ev[i].fd] = 1;
+            }
+            s->mask[ev[i].fd] |= ev[i].events & (COIO__POLL_IN | COIO__POLL_OUT);
             if (ev[i].err)
                 s->err[ev[i].fd] = ev[i].err;
         }
@@ -404,6 +411,7 @@ START_TEST(test_poll_socket_hangup_is_both)
     close(sp[1]);
     collect(p, 1000 * MS, &s);
     ck_assert_uint_eq(s.mask[sp[0]], COIO__POLL_IN | COIO__POLL_OUT);
+    ck_assert_uint_eq(s.hup[sp[0]], 1);
     close(sp[0]);
     coio__poll_close(p);
 }
@@ -421,6 +429,7 @@ START_TEST(test_poll_pipe_reader_sees_hangup_as_both)
     close(q[1]);
     collect(p, 1000 * MS, &s);
     ck_assert_uint_eq(s.mask[q[0]], COIO__POLL_IN | COIO__POLL_OUT);
+    ck_assert_uint_eq(s.hup[q[0]], 1);
     close(q[0]);
     coio__poll_close(p);
 }
