@@ -16,6 +16,7 @@
 #endif
 #include "coio_int.h"
 
+#include <fenv.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -587,9 +588,11 @@ static void conf_fpctl_co(void *arg)
 static void conf_fp_control_per_context(void)
 {
     conf_fp_rounds = 5;
+    /* The contexts are made after main changed its mode: a port whose first
+       frame captured the creator's control state would fail the fresh check. */
+    conf_fpctl_set(CONF_VARIANT_DOWN);
     conf_ctx_new(&conf_co, 64 * 1024, 0, conf_fpctl_co);
     conf_ctx_new(&conf_co2, 64 * 1024, 0, conf_fpctl_co);
-    conf_fpctl_set(CONF_VARIANT_DOWN);
     conf_q[CONF_VARIANT_DOWN] = conf_third();
     for (int r = 0; r <= conf_fp_rounds; r++) {
         conf_switch(&conf_main, &conf_co, (void *)(intptr_t)CONF_VARIANT_UP);
@@ -607,6 +610,64 @@ static void conf_fp_control_per_context(void)
                    conf_q[CONF_VARIANT_UP], conf_q[CONF_VARIANT_DOWN]);
     conf_ctx_free(&conf_co);
     conf_ctx_free(&conf_co2);
+}
+
+/* FP status (exception) flags belong to the thread, not to a context: the  */
+/* ABIs make them caller-saved, so a switch neither restores the flags a    */
+/* context had when it suspended nor clears the ones raised before it. Run  */
+/* once with both contexts in the same rounding mode and once with          */
+/* different ones (a port may reload the control state only on a            */
+/* difference, and must keep the flags then too).                           */
+
+static int conf_flags_seen, conf_flags_rounds;
+
+static void conf_fpflags_co(void *arg)
+{
+    conf_entered();
+    conf_fpctl_set((int)(intptr_t)arg);
+    for (int r = 0; r <= conf_flags_rounds; r++) {
+        /* main raised "inexact" just before switching here */
+        conf_flags_seen = fetestexcept(FE_INEXACT) != 0;
+        feclearexcept(FE_ALL_EXCEPT);
+        conf_switch(&conf_co, &conf_main, NULL);
+    }
+    conf_switch_final(&conf_co, &conf_main, NULL);
+}
+
+static void conf_fp_status_flags_not_restored(void)
+{
+    /* valgrind does not model the exception flags: only the order of the
+       switches is exercised there. */
+    int flags_modelled = !conf_on_valgrind();
+    int modes[2] = {0, CONF_VARIANT_UP};
+    conf_flags_rounds = 3;
+    for (int m = 0; m < 2; m++) {
+        conf_fpctl_set(0);
+        conf_ctx_new(&conf_co, 64 * 1024, 0, conf_fpflags_co);
+        for (int r = 0; r <= conf_flags_rounds + 1; r++) {
+            feclearexcept(FE_ALL_EXCEPT);
+            volatile double q = conf_third(); /* inexact */
+            (void)q;
+            if (flags_modelled)
+                CONF_CHECK(fetestexcept(FE_INEXACT), "1/3 did not raise inexact");
+            conf_flags_seen = -1;
+            conf_switch(&conf_main, &conf_co, (void *)(intptr_t)modes[m]);
+            if (r == 0 || r == conf_flags_rounds + 1)
+                continue; /* its first run set its mode only; its last ended it */
+            if (flags_modelled) {
+                CONF_CHECK(conf_flags_seen == 1,
+                           "mode %d: the switch in cleared or replaced the thread's flags", m);
+                CONF_CHECK(fetestexcept(FE_ALL_EXCEPT) == 0,
+                           "mode %d: the switch back restored main's old flags (%#x)", m,
+                           fetestexcept(FE_ALL_EXCEPT));
+            }
+            CONF_CHECK(conf_fpctl_get() == conf_fpctl_value(0),
+                       "mode %d: main's FP control %#llx, want %#llx", m,
+                       (unsigned long long)conf_fpctl_get(), (unsigned long long)conf_fpctl_value(0));
+        }
+        conf_ctx_free(&conf_co);
+    }
+    feclearexcept(FE_ALL_EXCEPT);
 }
 
 /* ======================================================================== */
@@ -1012,6 +1073,7 @@ static const struct conf_test conf_tests[] = {
     {"callee_saved_fp_regs_survive", conf_callee_saved_fp, 0},
 #endif
     {"fp_control_per_context", conf_fp_control_per_context, 0},
+    {"fp_status_flags_not_restored", conf_fp_status_flags_not_restored, 0},
     {"entry_alignment_and_first_frame", conf_entry_alignment, 0},
     {"arg_passes_through_switch", conf_arg_passing, 0},
     {"entry_return_aborts", conf_entry_return_aborts, 1},

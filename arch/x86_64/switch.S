@@ -11,6 +11,8 @@
  *   word  offset  content
  *   0     0x00    MXCSR (bytes 0-3), x87 control word (bytes 4-5)
  *                 fresh frame: 0x1F80 / 0x037F, the ABI's initial values
+ *                 (the switch may overwrite this word of the frame it
+ *                 loads: it is dead once loaded)
  *   1     0x08    r15
  *   2     0x10    r14
  *   3     0x18    r13
@@ -51,17 +53,39 @@
  * `ret` when they are equal and `jmp` when they are not; the extra load and
  * compare cost nothing measurable.
  *
- * MXCSR and the x87 control word are saved and reloaded on every switch.
- * `stmxcsr` is the expensive part (about 2 ns of the 5.6) and cannot be
- * avoided: a task may have changed its rounding mode since it was resumed.
- * Reloading unconditionally measured cheaper than comparing the saved words
- * and reloading only on a difference (5.6 against 6.7 ns: the compare has to
- * read back the just-stored words), so, like Boost.Context, the switch always
- * does `ldmxcsr` + `fldcw`. Loading the other side's whole MXCSR also brings
- * back its sticky status flags, which the ABI leaves caller-saved. (An
- * earlier note measured `ldmxcsr` at about 45 ns on a Xeon; that could not be
- * re-measured here. If a target shows it, compare MXCSR before loading it,
- * as the aarch64 port does with FPCR.)
+ * MXCSR and the x87 control word are saved on every switch and reloaded
+ * only when the incoming context's control bits differ from the outgoing
+ * one's. The ABI (3.2.3 "Register Usage") makes only MXCSR's control bits
+ * (6-15: DAZ, exception masks, rounding, FTZ) and the x87 control word
+ * callee-saved; MXCSR's status flags (bits 0-5) are caller-saved, so they
+ * are never restored: a reload keeps the flags currently in the register
+ * and takes only the other side's control bits. `stmxcsr` cannot be
+ * skipped (a task may have changed its rounding mode since it was resumed);
+ * the compare reads back the word it just stored.
+ *
+ * Why not reload unconditionally, as Boost.Context does (ns per one-way
+ * switch, pinned, bench_switch and Boost 1.74 jump_fcontext):
+ *
+ *   CPU                                  symmetric  asym   asym, status
+ *                                                          flags differ
+ *   Intel Xeon (family 6 model 207; measured when issue 11 was filed)
+ *     unconditional ldmxcsr + fldcw        5.7     73-81     ~80
+ *     no ldmxcsr                           5.1     3.6-4.3
+ *     Boost.Context jump_fcontext          6.3-6.9  81.9
+ *   AMD EPYC (family 26 model 2), this session, same binary before/after
+ *     unconditional ldmxcsr + fldcw        5.7-5.9 5.6-5.7   5.3-6.1
+ *     compare, reload on difference        see README's W1 rows
+ *
+ * On that Xeon an `ldmxcsr` in a switch that leaves through an indirect
+ * `jmp` to alternating targets costs about 70 ns, and a `stmxcsr` that
+ * follows an `ldmxcsr` which changed MXCSR costs about 80 ns even in a
+ * straight loop (2.6 ns when the value did not change). Real programs hit
+ * both: the loop context and tasks suspend at different call sites, and any
+ * task that computes with a `double` carries sticky status flags (e.g.
+ * "inexact": 0x1FA0) that differ from the next context's. Comparing first
+ * avoids every `ldmxcsr` except where rounding mode, FTZ/DAZ or the
+ * exception masks really differ between the two contexts; that case still
+ * pays the reload (bench row "asym rounding").
  *
  * Control-flow enforcement (CET): with -fcf-protection=branch (or =full) the
  * compiler defines __CET__ bit 0; both functions then start with `endbr64`
@@ -135,14 +159,29 @@ coio__switch:
         movq    0x38(%rsp), %r9         /* our resume address (r8-r10 are */
 #endif                                  /* caller-saved scratch) */
 
+        movq    %rsp, %r10              /* our frame, for the compares below */
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* switch stacks; same frame layout, so
                                            the CFA rule above still holds */
 #if COIO_JMP_RESUME
         movq    0x38(%rsp), %r8         /* theirs, early for the jmp below */
 #endif
-        ldmxcsr (%rsp)                  /* their MXCSR and x87 control word, */
-        fldcw   4(%rsp)                 /* unconditionally (see above) */
+        movl    (%rsp), %ecx            /* their MXCSR */
+        movl    (%r10), %r11d           /* ours, as just stored */
+        xorl    %ecx, %r11d
+        testl   $0xFFC0, %r11d          /* control bits (6-15) differ? */
+        jz      1f
+        xorl    %ecx, %r11d             /* ours again: keep our status flags */
+        andl    $0x003F, %r11d          /* (bits 0-5, caller-saved), take */
+        andl    $0xFFC0, %ecx           /* their control bits */
+        orl     %r11d, %ecx
+        movl    %ecx, (%rsp)            /* their frame is dead after this */
+        ldmxcsr (%rsp)
+1:      movzwl  4(%rsp), %ecx           /* their x87 control word */
+        cmpw    4(%r10), %cx
+        je      2f
+        fldcw   4(%rsp)                 /* only when it differs */
+2:
         movq    0x08(%rsp), %r15
         .cfi_restore r15
         movq    0x10(%rsp), %r14

@@ -1,6 +1,8 @@
 // W1 peer: Boost.Context's fcontext (jump_fcontext/make_fcontext, the layer
 // under boost::context::fiber). Two contexts hand control to each other, the
-// same symmetric ping-pong as coio's raw switch; ns per one-way switch.
+// same symmetric ping-pong as coio's raw switch; then the asymmetric case
+// (the main program against one fiber, as coio's "raw switch asym"); ns per
+// one-way switch.
 #include "bench.h"
 
 #include <boost/context/detail/fcontext.hpp>
@@ -30,6 +32,28 @@ static void pingpong(transfer_t t)
     abort(); // never resumed
 }
 
+// Asymmetric: main jumps into the fiber, which jumps straight back.
+static fcontext_t co_ctx;
+static void co_entry(transfer_t t)
+{
+    for (;;)
+        t = jump_fcontext(t.fctx, nullptr);
+}
+
+static double asym(long n)
+{
+    std::size_t sz = 64 * 1024;
+    char *stk = (char *)malloc(sz);
+    co_ctx = make_fcontext(stk + sz, sz, co_entry);
+    co_ctx = jump_fcontext(co_ctx, nullptr).fctx;
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++)
+        co_ctx = jump_fcontext(co_ctx, nullptr).fctx;
+    double t1 = bench_now();
+    free(stk);
+    return (t1 - t0) * 1e9 / (double)(2 * n);
+}
+
 int main()
 {
     long n = bench_n(10000000);
@@ -43,5 +67,6 @@ int main()
     double t1 = bench_now();
     bench_row("W1", "fcontext", "raw switch", (t1 - t0) * 1e9 / (double)(2 * iters), "ns/switch");
     free(stk);
+    bench_row("W1", "fcontext", "raw switch asym", asym(n / 2), "ns/switch");
     return 0;
 }
