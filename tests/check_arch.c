@@ -16,6 +16,7 @@ CONF_TEST(callee_saved_int)
 CONF_TEST(callee_saved_fp)
 #endif
 CONF_TEST(fp_control_per_context)
+CONF_TEST(fp_status_flags_not_restored)
 CONF_TEST(entry_alignment)
 CONF_TEST(arg_passing)
 CONF_TEST(entry_return_aborts)
@@ -29,7 +30,7 @@ CONF_TEST(api_many_tasks)
 /* Every entry of conf_tests[] must have a test case here. */
 START_TEST(test_arch_table_matches)
 {
-    ck_assert_int_eq(sizeof conf_tests / sizeof conf_tests[0], 11 + (CONF_NFP > 0));
+    ck_assert_int_eq(sizeof conf_tests / sizeof conf_tests[0], 12 + (CONF_NFP > 0));
 }
 END_TEST
 
@@ -43,6 +44,7 @@ static Suite *arch_suite(void)
     tcase_add_test(tc, test_arch_callee_saved_fp);
 #endif
     tcase_add_test(tc, test_arch_fp_control_per_context);
+    tcase_add_test(tc, test_arch_fp_status_flags_not_restored);
     tcase_add_test(tc, test_arch_entry_alignment);
     tcase_add_test(tc, test_arch_arg_passing);
     tcase_add_test_raise_signal(tc, test_arch_entry_return_aborts, SIGABRT);
