@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -1584,4 +1585,17 @@ void coio_server_release(coio_server *s)
         return;
     coio_server_close(s);
     server_unref(s);
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_stream(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                           struct coio__dbuf *b)
+{
+    (void)t;
+    (void)now;
+    if (w->unlink != lwait_unlink)
+        return false;
+    coio__db_str(b, "stream (drain, reader data, close or server)");
+    return true;
 }
