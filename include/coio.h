@@ -1018,7 +1018,8 @@ COIO_API int coio_open_unix_connection(const char *path, const coio_stream_opts 
 
 /* -- Servers (asyncio.start_server) ----------------------------------------- */
 
-/* The per-connection callback runs as its own task (a "coio-client" task with
+/* The per-connection callback runs as its own task (named after the peer,
+   "client 127.0.0.1:53412", "client [::1]:53412" or "client unix"; with
    opts->stack_size bytes of stack: mind big line buffers). It borrows r and
    w: when it returns, the connection is closed (bytes written are still
    sent). Returning -1 with errno, or ending the task with coio_fail, prints

@@ -5,6 +5,8 @@
  */
 #include "helpers.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -440,6 +442,65 @@ START_TEST(test_dump_signal_while_task_spins)
 }
 END_TEST
 
+/* ---- client task names ---------------------------------------------------------------------- */
+
+static char client_task_name[64];
+
+static int name_cb(coio_reader *r, coio_writer *w, void *arg)
+{
+    (void)r;
+    (void)w;
+    (void)arg;
+    snprintf(client_task_name, sizeof client_task_name, "%s", coio_task_name(coio_current_task()));
+    return 0;
+}
+
+static void *names_main(void *arg)
+{
+    (void)arg;
+    coio_server *s = coio_start_server(name_cb, NULL, "127.0.0.1", 0, NULL);
+    ck_assert_ptr_nonnull(s);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(coio_server_sockname(s, 0, (struct sockaddr *)&sa, &sl), 0);
+    coio_reader *r;
+    coio_writer *w;
+    ck_assert_int_eq(coio_open_connection("127.0.0.1", ntohs(sa.sin_port), NULL, &r, &w), 0);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    ck_assert_int_eq(getsockname(coio_writer_fd(w), (struct sockaddr *)&me, &ml), 0);
+    char want[64];
+    snprintf(want, sizeof want, "client 127.0.0.1:%u", (unsigned)ntohs(me.sin_port));
+    for (int i = 0; i < 100 && !client_task_name[0]; i++)
+        coio_sleep(0.01);
+    ck_assert_str_eq(client_task_name, want);
+    coio_reader_release(r);
+    coio_writer_release(w);
+    coio_server_close(s);
+    coio_server_release(s);
+
+    client_task_name[0] = 0;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/coio-dump-%d.sock", (int)getpid());
+    s = coio_start_unix_server(name_cb, NULL, path, NULL);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(coio_open_unix_connection(path, NULL, &r, &w), 0);
+    for (int i = 0; i < 100 && !client_task_name[0]; i++)
+        coio_sleep(0.01);
+    ck_assert_str_eq(client_task_name, "client unix");
+    coio_reader_release(r);
+    coio_writer_release(w);
+    coio_server_close(s);
+    coio_server_release(s);
+    return NULL;
+}
+
+START_TEST(test_server_client_tasks_named_after_peer)
+{
+    ck_assert_int_eq(run_main(names_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- fault reports --------------------------------------------------------------------------- */
 
 static int crash_kind;
@@ -578,6 +639,7 @@ static Suite *dump_suite(void)
     tcase_add_test(tc, test_debug_mode_records_spawn_site);
     tcase_add_test(tc, test_dump_signal_while_idle_in_poll);
     tcase_add_test(tc, test_dump_signal_while_task_spins);
+    tcase_add_test(tc, test_server_client_tasks_named_after_peer);
     tcase_add_test(tc, test_fault_report_sigsegv);
     tcase_add_test(tc, test_fault_report_abort);
     tcase_add_test(tc, test_fault_report_opt_out_and_user_handlers);
