@@ -23,6 +23,14 @@ void *coio__switch(void **save_sp, void *load_sp, void *arg);
    address undefined so that debuggers' backtraces stop here. */
 void coio__trampoline(void);
 
+/* The unwind probe (src/dump.c): entered by a switch to a frame built by
+   coio__arch_probe_frame, it calls fn(arg) with CFI that describes its
+   caller as the context suspended at target_sp, so that an unwinder started
+   in fn walks the suspended task's stack. coio__probe_end follows its last
+   instruction. */
+void coio__probe_entry(void);
+extern char coio__probe_end[];
+
 /* Provided by arch/<cpu>/arch.h:
      COIO_ARCH_NAME      string, e.g. "x86_64"
      COIO_STACK_ALIGN    stack alignment the ABI wants at a call
@@ -30,7 +38,12 @@ void coio__trampoline(void);
      static inline void *coio__arch_init_frame(void *stack_top,
                                                void (*entry)(void *));
          builds a first frame below stack_top (any alignment) and returns the
-         stack pointer to pass to coio__switch as load_sp. */
+         stack pointer to pass to coio__switch as load_sp.
+     static inline void *coio__arch_probe_frame(void *stack_top, void *target_sp,
+                                                void (*fn)(void *));
+         the same for coio__probe_entry: a frame below stack_top whose
+         switch enters the probe with fn and target_sp (a suspended
+         context's saved stack pointer) in the registers its CFI names. */
 #if defined(__x86_64__)
 #include "x86_64/arch.h"
 #elif defined(__aarch64__)

@@ -9,6 +9,7 @@
 #define COIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -1017,7 +1018,8 @@ COIO_API int coio_open_unix_connection(const char *path, const coio_stream_opts 
 
 /* -- Servers (asyncio.start_server) ----------------------------------------- */
 
-/* The per-connection callback runs as its own task (a "coio-client" task with
+/* The per-connection callback runs as its own task (named after the peer,
+   "client 127.0.0.1:53412", "client [::1]:53412" or "client unix"; with
    opts->stack_size bytes of stack: mind big line buffers). It borrows r and
    w: when it returns, the connection is closed (bytes written are still
    sent). Returning -1 with errno, or ending the task with coio_fail, prints
@@ -1184,6 +1186,65 @@ COIO_API double coio_loop_get_slow_callback_duration(coio_loop *loop);
    ENOTSUP (not measured: spawned outside debug mode, or destroyed pending by
    coio_loop_close). */
 COIO_API long coio_task_stack_used(const coio_task *t, size_t *stack_size);
+
+/* ======================================================================== */
+/* Observability: task dumps, stacks, the dump signal, fault reports       */
+/* ======================================================================== */
+/* Write one block per live task of the loop to out: id, name, state
+   (RUNNING, suspended, ready, not started), age, what it waits on (sleep
+   until T; fd N readable/writable and its deadline; lock/event/condition/
+   semaphore/barrier at A, with the lock's holder; queue get/put/join with
+   qsize/maxsize; await of task 'NAME' (id); gather/wait of K futures (how
+   many done); thread-pool call running for S seconds; task-group exit
+   waiting for K children; active timeout scopes and their deadlines), the
+   backtrace of its suspended stack (innermost first, "NAME+0xOFF (module)"
+   or "module+0xOFF" for addr2line), and in debug mode where it was spawned.
+   The task making the dump (if any) is marked RUNNING with its own stack.
+   coio_dump_tasks uses the running loop, else this thread's current loop.
+   Call it on the loop's thread; other threads send the dump signal or post a
+   call with coio_loop_call_soon_threadsafe. Nothing is recorded for dumps
+   until they are made, except one coarse clock read per spawn (the age).
+   Returns 0, or -1 with errno EINVAL (no loop, closed loop, out NULL), EPERM
+   (another thread runs the loop) or EIO (writing out failed). */
+COIO_API int coio_dump_tasks(FILE *out);
+COIO_API int coio_loop_dump_tasks(coio_loop *loop, FILE *out);
+
+/* asyncio's Task.get_stack(): store up to cap return addresses of t's
+   frames, innermost first (for a suspended task, from the function that
+   called into the scheduler, e.g. coio_sleep, outward; for the calling task
+   itself, from the caller of coio_task_get_stack). Returns how many were
+   stored (0 for a task that is done or has not started), or -1 with errno
+   EINVAL (not a task, frames NULL with cap > 0, its loop closed), EPERM
+   (another thread runs its loop) or ENOSPC (its stack has too little room
+   left to walk it: the walk runs on the free part of the task's stack). */
+COIO_API long coio_task_get_stack(coio_task *t, void **frames, size_t cap);
+/* asyncio's Task.print_stack(): "Stack for task 'NAME' (id N) ..." and one
+   line per frame (at most limit; limit < 0: all) to out. Returns 0 or -1
+   with the errors of coio_task_get_stack, EINVAL for out NULL, or EIO. */
+COIO_API int coio_task_print_stack(coio_task *t, FILE *out, int limit);
+
+/* Make signal sig print the loop's task dump to stderr (0: stop). The
+   process continues. When the signal interrupts a task (one stuck in a loop
+   that never yields), the dump is written from the signal handler and says
+   that its data may be inconsistent; when it interrupts the loop context
+   (idle in its poll), the loop is woken and writes the dump itself. A second
+   signal while a requested dump is still not written is handled in the
+   handler. The environment variable COIO_DUMP_SIGNAL (QUIT, USR1, USR2, HUP
+   or a number), read by coio_loop_new, sets it too. Do not use the same
+   signal with coio_add_signal_handler. Returns 0 or -1 with errno EINVAL
+   (loop NULL or closed; sig out of range, SIGKILL, SIGSTOP or a fault signal)
+   or ENOSPC (16 loops already have one).
+
+   Fault reports: while a loop is open, a SIGSEGV, SIGBUS, SIGILL, SIGFPE or
+   SIGABRT (abort()) raised in a task prints
+       coio: SIGSEGV in task 'NAME' (id N) at ADDR
+   and the task's backtrace to stderr (once per process), then the signal
+   takes its course: the handler that was installed before the first loop was
+   created runs, or the default action (a core dump). A handler installed
+   after the loop replaces coio's (no report). A stack overflow keeps its own
+   report. COIO_FAULT_REPORT=0 in the environment (read when the first loop
+   is created) turns the reports off. */
+COIO_API int coio_loop_set_dump_signal(coio_loop *loop, int sig);
 
 /* ======================================================================== */
 /* Short names (opt-in)                                                     */

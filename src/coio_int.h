@@ -243,6 +243,9 @@ struct coio__task {
     size_t stack_used;          /* debug mode: the stack high-water mark in bytes, measured
                                    when the task ends (debug.c); 0 until then */
     uint8_t dbg_stack;          /* debug mode at spawn: the stack was zeroed for measuring */
+    int64_t born;               /* spawn time, coarse CLOCK_MONOTONIC ns (task dumps) */
+    void **spawn_site;          /* debug mode: [count, return addresses...] below this
+                                   block on the task's stack (dump.c), else NULL */
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
@@ -345,6 +348,8 @@ struct coio_loop {
     pthread_t thread;
     coio_executor *default_ex;       /* coio_to_thread's pool, made on first use; joined
                                         and freed by coio_loop_close (executor.c) */
+    int dump_sig;                    /* coio_loop_set_dump_signal's signal, or 0 (dump.c) */
+    atomic_int dump_req;             /* the dump signal asked for a dump in the loop context */
 #ifdef COIO_ASAN
     const void *thread_stack_bottom; /* the loop context's stack, for ASan */
     size_t thread_stack_size;

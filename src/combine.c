@@ -9,6 +9,7 @@
  * calls allocate one array per call.
  */
 #include "coio_int.h"
+#include "dump.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -734,4 +735,41 @@ void coio_as_completed_free(coio_as_completed *it)
         coio_task_release(it->e[i].f);
     }
     free(it);
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_combine(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                            struct coio__dbuf *b)
+{
+    if (w->unlink == multi_unlink) {
+        const struct multi *m = coio__container_of(w, struct multi, w);
+        coio__db_str(b, m->mode == M_GATHER || m->mode == M_GATHER_ALL ? "gather" : "wait");
+        coio__db_str(b, " of ");
+        coio__db_u64(b, m->n);
+        coio__db_str(b, " futures (");
+        coio__db_u64(b, m->n - m->remaining);
+        coio__db_str(b, " done)");
+    } else if (w->unlink == wf_unlink) {
+        const struct wf_wait *r = coio__container_of(w, struct wf_wait, w);
+        coio__db_str(b, "wait_for of ");
+        coio__db_task(b, r->t);
+    } else if (w->unlink == ac_unlink) {
+        const struct ac_wait *a = coio__container_of(w, struct ac_wait, w);
+        coio__db_str(b, "as_completed");
+        if (a->it) {
+            coio__db_str(b, " (");
+            coio__db_u64(b, a->it->accounted);
+            coio__db_str(b, " of ");
+            coio__db_u64(b, a->it->ndistinct);
+            coio__db_str(b, " yielded)");
+        }
+    } else {
+        return false;
+    }
+    if (t->timer.index != COIO_NOT_IN_HEAP) {
+        coio__db_str(b, ", deadline ");
+        coio__db_deadline(b, t->timer.when, now);
+    }
+    return true;
 }

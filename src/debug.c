@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -116,15 +117,24 @@ struct coio__task *coio__debug_switch(coio_loop *l, struct coio__task *from, str
     return to;
 }
 
-/* "<callback SYMBOL>" when the dynamic symbol table has fn itself, else its
-   address (static functions, statically linked programs). */
+/* "<callback SYMBOL>" when the dynamic symbol table has fn itself, else
+   "<callback NAME+0x0 (module)>" from the module's symbol table (static
+   functions, statically linked programs) or "<callback module+0xOFF>", which
+   addr2line resolves (dump.c's resolver). */
 static void callback_name(void *fn, char *buf, size_t len)
 {
     Dl_info info;
-    if (dladdr(fn, &info) && info.dli_sname && info.dli_saddr == fn)
+    if (dladdr(fn, &info) && info.dli_sname && info.dli_saddr == fn) {
         snprintf(buf, len, "<callback %s>", info.dli_sname);
-    else
-        snprintf(buf, len, "<callback %p>", fn);
+        return;
+    }
+    struct coio__dbuf b;
+    b.f = NULL;
+    b.fd = -1;
+    b.n = 0;
+    coio__db_symbol(&b, fn);
+    size_t n = b.n < sizeof b.b ? b.n : sizeof b.b - 1;
+    snprintf(buf, len, "<callback %.*s>", (int)n, b.b);
 }
 
 static void check_callback(coio_loop *l, void *fn, int64_t t0)

@@ -3,6 +3,7 @@
  * queued job cancelled never runs; a running one is waited for, never interrupted. */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +40,8 @@ struct job {
                                    closed under it */
     coio_executor *ex;          /* a reference */
     struct coio__xq *xq;        /* a reference: where the completion goes */
+    _Atomic int64_t t_state;    /* when it was queued, then when it started running
+                                   (CLOCK_MONOTONIC ns): for task dumps (dump.c) */
 };
 
 static void ex_unref(coio_executor *ex)
@@ -94,6 +97,7 @@ static void *worker(void *p)
         coio__list_del(&j->link);
         ex->nqueued--;
         j->state = JOB_RUNNING;
+        atomic_store_explicit(&j->t_state, coio__now_ns(), memory_order_relaxed);
         pthread_mutex_unlock(&ex->mu);
         j->result = j->fn(j->arg);
         j->finished = true;
@@ -189,6 +193,7 @@ static int submit(coio_executor *ex, struct job *j)
         return ESHUTDOWN;
     }
     j->state = JOB_QUEUED;
+    atomic_store_explicit(&j->t_state, coio__now_ns(), memory_order_relaxed);
     coio__list_push(&ex->queue, &j->link);
     ex->nqueued++;
     /* A thread per call while none is idle, up to the size (Python's rule). */
@@ -331,4 +336,26 @@ void coio__executor_loop_close(coio_loop *l)
         l->default_ex = NULL;
         coio_executor_free(ex);
     }
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_executor(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                             struct coio__dbuf *b)
+{
+    (void)t;
+    if (w->unlink != job_unlink)
+        return false;
+    const struct job *j = coio__container_of(w, struct job, w);
+    /* Read without the pool's mutex (a dump may be made in a signal handler):
+       the state may be a moment old. */
+    int st = __atomic_load_n(&j->state, __ATOMIC_RELAXED);
+    int64_t since = atomic_load_explicit(&j->t_state, memory_order_relaxed);
+    coio__db_str(b, "thread-pool call ");
+    coio__db_hex(b, (uintptr_t)(void *)j->fn);
+    coio__db_str(b, " (");
+    coio__db_symbol(b, (const void *)(uintptr_t)j->fn);
+    coio__db_str(b, st == JOB_QUEUED ? ") queued for " : ") running for ");
+    coio__db_secs(b, now - since);
+    return true;
 }

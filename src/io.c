@@ -10,6 +10,7 @@
  * EAGAIN (or poll(2) said "not ready"), so the next edge is the one they need. */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 #include "poller.h"
 
 #include <fcntl.h>
@@ -496,4 +497,22 @@ int coio_close(int fd)
         s->err = 0;
     }
     return close(fd);
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_io(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                       struct coio__dbuf *b)
+{
+    if (w->unlink != fd_unlink)
+        return false;
+    const struct fd_wait *fw = coio__container_of(w, struct fd_wait, w);
+    coio__db_str(b, "fd ");
+    coio__db_i64(b, fw->fd);
+    coio__db_str(b, fw->write ? " writable" : " readable");
+    if (t->timer.index != COIO_NOT_IN_HEAP) {
+        coio__db_str(b, ", deadline ");
+        coio__db_deadline(b, t->timer.when, now);
+    }
+    return true;
 }

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 #include "poller.h"
 
 #include <math.h>
@@ -357,8 +358,11 @@ static void run_once(coio_loop *l)
             coio__io_event(l, ev[i].fd, ev[i].events, ev[i].err);
     }
     /* Work from other threads or signal handlers runs in this batch. */
-    if (atomic_load_explicit(&l->xpending, memory_order_relaxed))
+    if (atomic_load_explicit(&l->xpending, memory_order_relaxed)) {
         coio__xq_schedule(l);
+        if (COIO_UNLIKELY(atomic_load_explicit(&l->dump_req, memory_order_relaxed)))
+            coio__dump_requested(l); /* the dump signal (dump.c) */
+    }
     if (l->heap.n) {
         int64_t now = coio__now_ns();
         while ((top = coio__heap_top(&l->heap)) && top->when <= now) {
@@ -417,6 +421,7 @@ coio_loop *coio_loop_new(void)
     l->pool.max = 16384;
     coio__debug_loop_init(l);
     coio__overflow_guard_acquire();
+    coio__dump_loop_init(l);
     if (!coio__tls_loop)
         coio__tls_loop = l;
     return l;
@@ -671,6 +676,7 @@ int coio_loop_close(coio_loop *l)
         free(h);
     }
     l->nfree_handles = 0;
+    coio__dump_loop_close(l);
     coio__overflow_guard_release();
     if (coio__tls_loop == l)
         coio__tls_loop = NULL;

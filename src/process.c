@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -604,4 +605,17 @@ void coio_process_release(coio_process *p)
         set_status(p, r == p->pid ? st : 255 << 8);
     }
     free(p);
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_process(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                            struct coio__dbuf *b)
+{
+    (void)t;
+    (void)now;
+    if (w->unlink != lwait_unlink)
+        return false;
+    coio__db_str(b, "subprocess (exit or pipe)");
+    return true;
 }

@@ -7,6 +7,7 @@
  * on the waiting task's stack; only the item storage is allocated (at creation,
  * and when an unbounded queue grows). */
 #include "coio_int.h"
+#include "dump.h"
 
 #include <stdlib.h>
 
@@ -414,4 +415,33 @@ int coio_queue_shutdown(coio_queue *q, int immediate)
     while (!coio__list_empty(&q->putters))
         wakeup_next(&q->putters);
     return 0;
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_queue(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                          struct coio__dbuf *b)
+{
+    (void)t;
+    (void)now;
+    if (w->unlink != qwaiter_unlink)
+        return false;
+    const struct qwaiter_task *wt = coio__container_of(w, struct qwaiter_task, q.w);
+    const coio_queue *q = wt->queue;
+    coio__db_str(b, wt->list == &q->getters ? "queue get" : wt->list == &q->putters ? "queue put"
+                                                                                      : "queue join");
+    coio__db_str(b, " on ");
+    coio__db_hex(b, (uintptr_t)q);
+    coio__db_str(b, " (qsize ");
+    coio__db_u64(b, q->n);
+    coio__db_str(b, ", maxsize ");
+    coio__db_i64(b, q->maxsize > 0 ? q->maxsize : 0);
+    if (wt->list == &q->joiners) {
+        coio__db_str(b, ", unfinished ");
+        coio__db_i64(b, q->unfinished);
+    }
+    coio__db_str(b, ")");
+    if (wt->q.woken)
+        coio__db_str(b, " (woken, not resumed yet)");
+    return true;
 }

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -445,6 +446,7 @@ _Noreturn void coio__stack_overflow(struct coio__task *t, const void *addr)
     n += put_str(msg + n, ")\n", 4);
     ssize_t r = write(2, msg, n);
     (void)r;
+    coio__fault_reported = 1; /* the SIGABRT that follows needs no second report */
     abort();
 }
 
@@ -480,6 +482,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         if (a < guard_hi + (t->stack.guarded ? 0 : 256) && a + 65536 >= lo)
             coio__stack_overflow(t, si->si_addr);
     }
+    if (t)
+        coio__fault_report(t, sig, si, uc); /* dump.c: "coio: SIGSEGV in task ..." */
     chain(sig == SIGBUS ? &old_bus : &old_segv, sig, si, uc);
 }
 

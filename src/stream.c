@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -1244,6 +1245,28 @@ static void *client_main(void *arg)
 /* The client never ran (cancelled before its first step, or the loop closed). */
 static void client_never_ran(void *arg) { client_end(arg); }
 
+/* The client task's name: "client ADDR:PORT" after the peer, "client unix"
+   for a Unix-domain socket (task dumps, debug reports). */
+static void client_name(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(buf, len, "client");
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(buf, len, "client %s:%u", host, (unsigned)ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(buf, len, "client [%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+    } else {
+        snprintf(buf, len, ss.ss_family == AF_UNIX ? "client unix" : "client");
+    }
+}
+
 static void start_client(coio_server *s, int fd)
 {
     struct client *c = calloc(1, sizeof *c);
@@ -1255,7 +1278,9 @@ static void start_client(coio_server *s, int fd)
     c->srv = s;
     s->refs++;
     s->nactive++;
-    coio_task_opts o = {.name = "coio-client", .stack_size = s->opts.stack_size,
+    char name[64];
+    client_name(fd, name, sizeof name);
+    coio_task_opts o = {.name = name, .stack_size = s->opts.stack_size,
                         .arg_dtor = client_never_ran};
     coio_task *t = coio_spawn_opts(&o, client_main, c);
     if (!t) {
@@ -1584,4 +1609,17 @@ void coio_server_release(coio_server *s)
         return;
     coio_server_close(s);
     server_unref(s);
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_stream(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                           struct coio__dbuf *b)
+{
+    (void)t;
+    (void)now;
+    if (w->unlink != lwait_unlink)
+        return false;
+    coio__db_str(b, "stream (drain, reader data, close or server)");
+    return true;
 }

@@ -12,6 +12,7 @@
  * what it held, so the primitive stays usable from other loops.
  */
 #include "coio_int.h"
+#include "dump.h"
 
 #include <limits.h>
 
@@ -20,11 +21,14 @@ struct waiter {
     struct coio__wait w;
     struct coio__task *task;
     void *prim;               /* the primitive waited on */
+    uint8_t kind;             /* W_LOCK ... W_BARRIER: for task dumps (dump.c) */
     /* Loop close destroyed the task: give back what the wait held (the lock or
        a permit handed to it, a notification, its barrier seat). NULL: nothing. */
     void (*abandoned)(struct waiter *wt);
     uint8_t woken;            /* granted / notified: the task is on the ready queue */
 };
+
+enum { W_LOCK = 1, W_EVENT, W_CONDITION, W_SEMAPHORE, W_BARRIER };
 
 /* Cancelled before being woken: leave the list, wake with ECANCELED. */
 static int waiter_cancel(struct coio__wait *w, struct coio__task *t)
@@ -51,10 +55,11 @@ static void waiter_unlink(struct coio__wait *w)
 /* Queue the current task on list and park it. Returns the wake code; the
    waiter is off the list again when this returns. */
 static int wait_on(struct coio__task *self, struct coio__list *list, struct waiter *wt,
-                   void *prim, void (*abandoned)(struct waiter *))
+                   void *prim, int kind, void (*abandoned)(struct waiter *))
 {
     wt->task = self;
     wt->prim = prim;
+    wt->kind = (uint8_t)kind;
     wt->abandoned = abandoned;
     wt->woken = 0;
     wt->w.cancel = waiter_cancel;
@@ -97,6 +102,7 @@ static struct coio__task *need_task(void)
 struct lock {
     int locked;
     struct coio__list waiters;
+    struct coio__task *owner; /* the last task to acquire it, for task dumps */
 };
 _Static_assert(sizeof(struct lock) <= sizeof(coio_lock), "coio_lock storage too small");
 
@@ -132,6 +138,7 @@ void coio_lock_init(coio_lock *l)
         return;
     struct lock *k = L(l);
     k->locked = 0;
+    k->owner = NULL;
     coio__list_init(&k->waiters);
 }
 
@@ -145,10 +152,11 @@ int coio_lock_acquire(coio_lock *l)
     struct lock *k = L(l);
     if (!k->locked && coio__list_empty(&k->waiters)) {
         k->locked = 1; /* uncontended: no suspension, no cancellation point */
+        k->owner = self;
         return 0;
     }
     struct waiter wt;
-    int code = wait_on(self, &k->waiters, &wt, k, lock_abandoned);
+    int code = wait_on(self, &k->waiters, &wt, k, W_LOCK, lock_abandoned);
     if (code) {
         /* If the lock is free (we may have been handed it), make sure the
            next waiter gets its turn (LK4). */
@@ -158,6 +166,7 @@ int coio_lock_acquire(coio_lock *l)
         return -1;
     }
     k->locked = 1;
+    k->owner = self;
     return 0;
 }
 
@@ -173,6 +182,7 @@ int coio_lock_release(coio_lock *l)
         return -1;
     }
     k->locked = 0;
+    k->owner = NULL;
     lock_wake_head(k);
     return 0;
 }
@@ -210,7 +220,7 @@ int coio_event_wait(coio_event *e)
     if (E(e)->set)
         return 0;
     struct waiter wt;
-    int code = wait_on(self, &E(e)->waiters, &wt, NULL, NULL);
+    int code = wait_on(self, &E(e)->waiters, &wt, E(e), W_EVENT, NULL);
     if (code) {
         errno = code;
         return -1;
@@ -285,7 +295,7 @@ int coio_condition_wait(coio_condition *c)
     }
     coio_lock_release(v->lock);
     struct waiter wt;
-    bool cancelled = wait_on(self, &v->waiters, &wt, v, condition_abandoned) != 0;
+    bool cancelled = wait_on(self, &v->waiters, &wt, v, W_CONDITION, condition_abandoned) != 0;
     /* Re-acquire even when cancelled, however often (CD4). */
     while (coio_lock_acquire(v->lock) != 0)
         cancelled = true;
@@ -397,7 +407,7 @@ int coio_semaphore_acquire(coio_semaphore *s)
         return 0;
     }
     struct waiter wt;
-    int code = wait_on(self, &v->waiters, &wt, v, sem_abandoned);
+    int code = wait_on(self, &v->waiters, &wt, v, W_SEMAPHORE, sem_abandoned);
     if (code && wt.woken)
         v->value++; /* granted but not taken: give the permit back (SM3) */
     while (v->value > 0 && sem_wake_next(v))
@@ -489,7 +499,7 @@ int coio_barrier_wait(coio_barrier *b)
     struct waiter wt;
     /* Block while the previous round drains or resets. */
     while (v->state == DRAINING || v->state == RESETTING) {
-        int code = wait_on(self, &v->waiters, &wt, v, NULL);
+        int code = wait_on(self, &v->waiters, &wt, v, W_BARRIER, NULL);
         if (code) {
             errno = code;
             return -1;
@@ -506,7 +516,7 @@ int coio_barrier_wait(coio_barrier *b)
         barrier_notify_all(v);
     } else {
         while (v->state == FILLING) {
-            int code = wait_on(self, &v->waiters, &wt, v, barrier_abandoned);
+            int code = wait_on(self, &v->waiters, &wt, v, W_BARRIER, barrier_abandoned);
             if (code) {
                 err = code;
                 break;
@@ -561,4 +571,40 @@ int coio_barrier_n_waiting(const coio_barrier *b)
 int coio_barrier_parties(const coio_barrier *b)
 {
     return b ? ((const struct barrier *)(const void *)b)->parties : 0;
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_sync(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                         struct coio__dbuf *b)
+{
+    (void)t;
+    (void)now;
+    if (w->unlink != waiter_unlink)
+        return false;
+    const struct waiter *wt = coio__container_of(w, struct waiter, w);
+    static const char *const names[] = {"?", "lock", "event", "condition", "semaphore", "barrier"};
+    coio__db_str(b, names[wt->kind <= W_BARRIER ? wt->kind : 0]);
+    coio__db_str(b, " at ");
+    coio__db_hex(b, (uintptr_t)wt->prim);
+    if (wt->woken)
+        coio__db_str(b, " (granted, not resumed yet)");
+    if (wt->kind == W_LOCK) {
+        const struct lock *k = wt->prim;
+        if (k->locked && k->owner && coio__task_live(t->f.loop, k->owner)) {
+            coio__db_str(b, ", held by ");
+            coio__db_task(b, &k->owner->f);
+        }
+    } else if (wt->kind == W_SEMAPHORE) {
+        coio__db_str(b, ", value ");
+        coio__db_i64(b, ((const struct semaphore *)wt->prim)->value);
+    } else if (wt->kind == W_BARRIER) {
+        const struct barrier *v = wt->prim;
+        coio__db_str(b, ", ");
+        coio__db_i64(b, v->count);
+        coio__db_str(b, " of ");
+        coio__db_i64(b, v->parties);
+        coio__db_str(b, " parties");
+    }
+    return true;
 }

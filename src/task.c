@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
+#include "dump.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,11 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     if (!st.guarded) /* the lowest word must stay zero; it is never written, so
                         the bottom page is never made resident */
         t->canary = (uint64_t *)st.map;
-    t->sp = coio__arch_init_frame(t, task_entry);
+    t->born = coio__coarse_now_ns();
+    void *first = t;
+    if (COIO_UNLIKELY(l->debug)) /* the spawn site, below the control block */
+        first = coio__dump_spawn_site(t);
+    t->sp = coio__arch_init_frame(first, task_entry);
     if (COIO_UNLIKELY(l->debug)) /* for the stack high-water mark */
         coio__debug_stack_prepare(t);
     l->refs++;
@@ -780,4 +785,24 @@ size_t coio_all_tasks(coio_task **out, size_t cap)
         if (out && i < cap)
             out[i] = &coio__container_of(n, struct coio__task, all_link)->f;
     return i;
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_await(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                          struct coio__dbuf *b)
+{
+    (void)t;
+    (void)now;
+    if (w->unlink != await_unlink)
+        return false;
+    const struct await_wait *aw = coio__container_of(w, struct await_wait, w);
+    coio__db_str(b, "await of ");
+    if (aw->fut->kind == COIO__FUT_TASK)
+        coio__db_task(b, aw->fut);
+    else {
+        coio__db_str(b, "future ");
+        coio__db_hex(b, (uintptr_t)aw->fut);
+    }
+    return true;
 }

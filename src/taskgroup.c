@@ -8,6 +8,7 @@
  * task keeps for coio_task_group_error.
  */
 #include "coio_int.h"
+#include "dump.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -447,4 +448,24 @@ const coio_taskgroup *coio_task_group_error(const coio_task *t)
         return NULL;
     struct coio__task *k = coio__as_task((coio_future *)t);
     return k ? k->group_error : NULL;
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_taskgroup(const struct coio__wait *w, const struct coio__task *t, int64_t now,
+                              struct coio__dbuf *b)
+{
+    (void)t;
+    (void)now;
+    if (w->unlink != exit_unlink)
+        return false;
+    const struct exit_wait *ew = coio__container_of(w, struct exit_wait, w);
+    coio__db_str(b, "task-group exit at ");
+    coio__db_hex(b, (uintptr_t)ew->g);
+    coio__db_str(b, ", waiting for ");
+    coio__db_u64(b, ew->g->npending);
+    coio__db_str(b, ew->g->npending == 1 ? " child" : " children");
+    if (ew->g->aborting)
+        coio__db_str(b, " (cancelled)");
+    return true;
 }

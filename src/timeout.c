@@ -4,6 +4,7 @@
  * the task's cancellation count, as asyncio's Timeout.__aexit__ does.
  */
 #include "coio_int.h"
+#include "dump.h"
 
 #include <math.h>
 
@@ -205,4 +206,24 @@ int coio_timeout_expired(const coio_timeout *to)
 {
     return to && CS(to)->magic == SCOPE_MAGIC &&
            (CS(to)->state == S_EXPIRING || CS(to)->state == S_EXPIRED);
+}
+
+/* ---- task dumps (dump.c) ------------------------------------------------------ */
+
+bool coio__describe_timeout(const struct coio__scope *sc, int64_t now, struct coio__dbuf *b)
+{
+    if (sc->abandon != abandon)
+        return false;
+    const struct tscope *s = coio__container_of(sc, struct tscope, scope);
+    coio__db_str(b, "timeout scope at ");
+    coio__db_hex(b, (uintptr_t)s);
+    if (s->when == INFINITY) {
+        coio__db_str(b, ", no deadline");
+    } else {
+        coio__db_str(b, ", deadline ");
+        coio__db_deadline(b, s->when * 1e9 >= 9.2e18 ? INT64_MAX : (int64_t)(s->when * 1e9), now);
+    }
+    if (s->state == S_EXPIRING || s->state == S_EXPIRED)
+        coio__db_str(b, " (expired)");
+    return true;
 }

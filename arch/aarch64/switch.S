@@ -226,3 +226,48 @@ coio__trampoline:
         brk     #0x3e8
         .cfi_endproc
         .size   coio__trampoline, .-coio__trampoline
+
+/* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
+   builds a frame below the task's saved stack pointer with
+   coio__arch_probe_frame (x19 = fn, x20 = the task's saved frame, resume
+   address = coio__probe_entry) and switches to it; fn(arg) then calls the
+   unwinder, which walks from fn into this stub and, by the CFI below, out of
+   it into the suspended context exactly as if it were stopped in
+   coio__switch: CFA = saved frame + 176, each callee-saved register and the
+   resume address (x30) in its slot of the frame table above. fn switches
+   back and never returns here. */
+        .p2align 4
+        .globl  coio__probe_entry
+        .hidden coio__probe_entry
+        .type   coio__probe_entry, %function
+coio__probe_entry:
+        .cfi_startproc
+        .cfi_def_cfa x20, 176
+        .cfi_offset x19, -160
+        .cfi_offset x20, -152
+        .cfi_offset x21, -144
+        .cfi_offset x22, -136
+        .cfi_offset x23, -128
+        .cfi_offset x24, -120
+        .cfi_offset x25, -112
+        .cfi_offset x26, -104
+        .cfi_offset x27, -96
+        .cfi_offset x28, -88
+        .cfi_offset x29, -80
+        .cfi_offset x30, -72
+        .cfi_offset d8, -64
+        .cfi_offset d9, -56
+        .cfi_offset d10, -48
+        .cfi_offset d11, -40
+        .cfi_offset d12, -32
+        .cfi_offset d13, -24
+        .cfi_offset d14, -16
+        .cfi_offset d15, -8
+        COIO_BTI_C
+        blr     x19                     /* fn(arg), arg already in x0 */
+        brk     #0x3e9                  /* fn never returns */
+        .cfi_endproc
+        .globl  coio__probe_end
+        .hidden coio__probe_end
+coio__probe_end:
+        .size   coio__probe_entry, .-coio__probe_entry

@@ -41,4 +41,13 @@ static inline void *coio__arch_init_frame(void *stack_top, void (*entry)(void *)
     return f;
 }
 
+/* A frame for the unwind probe (switch.S): s1 = fn, s2 = target_sp. */
+static inline void *coio__arch_probe_frame(void *stack_top, void *target_sp, void (*fn)(void *))
+{
+    uint64_t *f = (uint64_t *)coio__arch_init_frame(stack_top, fn);
+    f[COIO_RV_S2] = (uint64_t)(uintptr_t)target_sp;
+    f[COIO_RV_RA] = (uint64_t)(uintptr_t)coio__probe_entry;
+    return f;
+}
+
 #endif

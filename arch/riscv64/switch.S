@@ -228,3 +228,52 @@ coio__trampoline:
         unimp
         .cfi_endproc
         .size   coio__trampoline, .-coio__trampoline
+
+/* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
+   builds a frame below the task's saved stack pointer with
+   coio__arch_probe_frame (s1 = fn, s2 = the task's saved frame, resume
+   address = coio__probe_entry) and switches to it; fn(arg) then calls the
+   unwinder, which walks from fn into this stub and, by the CFI below, out of
+   it into the suspended context exactly as if it were stopped in
+   coio__switch: CFA = saved frame + 208, each callee-saved register and the
+   resume address (ra) in its slot of the frame table above. fn switches
+   back and never returns here. */
+        .p2align 2
+        .globl  coio__probe_entry
+        .hidden coio__probe_entry
+        .type   coio__probe_entry, @function
+coio__probe_entry:
+        .cfi_startproc
+        .cfi_def_cfa s2, 208
+        .cfi_offset ra, -208
+        .cfi_offset s0, -200
+        .cfi_offset s1, -192
+        .cfi_offset s2, -184
+        .cfi_offset s3, -176
+        .cfi_offset s4, -168
+        .cfi_offset s5, -160
+        .cfi_offset s6, -152
+        .cfi_offset s7, -144
+        .cfi_offset s8, -136
+        .cfi_offset s9, -128
+        .cfi_offset s10, -120
+        .cfi_offset s11, -112
+        .cfi_offset fs0, -96
+        .cfi_offset fs1, -88
+        .cfi_offset fs2, -80
+        .cfi_offset fs3, -72
+        .cfi_offset fs4, -64
+        .cfi_offset fs5, -56
+        .cfi_offset fs6, -48
+        .cfi_offset fs7, -40
+        .cfi_offset fs8, -32
+        .cfi_offset fs9, -24
+        .cfi_offset fs10, -16
+        .cfi_offset fs11, -8
+        jalr    s1                      /* fn(arg), arg already in a0 */
+        unimp                           /* fn never returns */
+        .cfi_endproc
+        .globl  coio__probe_end
+        .hidden coio__probe_end
+coio__probe_end:
+        .size   coio__probe_entry, .-coio__probe_entry

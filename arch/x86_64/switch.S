@@ -244,3 +244,37 @@ coio__trampoline:
         hlt
         .cfi_endproc
         .size   coio__trampoline, .-coio__trampoline
+
+/* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
+   builds a frame below the task's saved stack pointer with
+   coio__arch_probe_frame (r12 = fn, rbx = the task's saved frame, resume
+   address = coio__probe_entry) and switches to it; fn(arg) then calls the
+   unwinder, which walks from fn into this stub and, by the CFI below, out of
+   it into the suspended context exactly as if it were stopped in
+   coio__switch: CFA = saved frame + 0x40, each callee-saved register and the
+   resume address in its slot of the frame table above. So the walk follows
+   the frame tables (.eh_frame) of whatever the task is suspended in, with or
+   without frame pointers. fn switches back and never returns here. */
+        .p2align 4
+        .globl  coio__probe_entry
+        .hidden coio__probe_entry
+        .type   coio__probe_entry, @function
+coio__probe_entry:
+        .cfi_startproc
+        .cfi_def_cfa rbx, 0x40
+        .cfi_offset rip, -0x08
+        .cfi_offset r15, -0x38
+        .cfi_offset r14, -0x30
+        .cfi_offset r13, -0x28
+        .cfi_offset r12, -0x20
+        .cfi_offset rbx, -0x18
+        .cfi_offset rbp, -0x10
+        COIO_ENDBR
+        movq    %rax, %rdi              /* fn's one argument */
+        callq   *%r12                   /* fn(arg), rsp % 16 == 8 at its entry */
+        ud2                             /* fn never returns */
+        .cfi_endproc
+        .globl  coio__probe_end
+        .hidden coio__probe_end
+coio__probe_end:
+        .size   coio__probe_entry, .-coio__probe_entry
