@@ -130,7 +130,7 @@ check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES) $(DEBUG_EXAMPLES)
 	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" sh tests/hang_demo.sh $(BUILD)/examples/hang_demo)
-	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" sh tests/gdb.sh $(BUILD)/examples/hang_demo)
+	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" SANITIZE="$(SANITIZE)" sh tests/gdb.sh $(BUILD)/examples/hang_demo)
 
 check-aarch64:
 	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
