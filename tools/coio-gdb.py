@@ -379,13 +379,21 @@ class _TaskUnwinder(gdb.unwinder.Unwinder):
     def __init__(self):
         super().__init__("coio-task")
         self.saved = None  # [(register, value)] of the task to show, or None
+        self.frame0 = None  # (sp, pc) of the thread's innermost frame
 
     def __call__(self, pf):
-        if self.saved is None or pf.level() != 0:
+        if self.saved is None:
             return None
         port = self.port
-        info = pf.create_unwind_info(_FrameId(pf.read_register(port["spreg"]),
-                                              pf.read_register(port["pcreg"])))
+        sp = pf.read_register(port["spreg"])
+        pc = pf.read_register(port["pcreg"])
+        try:
+            innermost = pf.level() == 0
+        except AttributeError:  # gdb < 12: recognise the thread's own frame #0
+            innermost = (int(sp), int(pc)) == self.frame0
+        if not innermost:
+            return None
+        info = pf.create_unwind_info(_FrameId(sp, pc))
         for reg, val in self.saved:
             info.add_saved_register(reg, gdb.Value(val).cast(pf.read_register(reg).type))
         return info
@@ -492,11 +500,15 @@ class CoioBt(gdb.Command):
             keep = gdb.selected_frame().level()
         except gdb.error:
             keep = None
+        newest = gdb.newest_frame()
+        _unwinder.frame0 = (int(newest.read_register(port["spreg"])), int(newest.read_register(port["pcreg"])))
         _unwinder.port = port
         _unwinder.saved = regs
         gdb.invalidate_cached_frames()
+        # bt's own frame #0 (the thread's) is dropped: count it in a limit N.
+        opts = [str(int(a) + 1) if re.fullmatch(r"[0-9]+", a) else a for a in argv[1:]]
         try:
-            text = gdb.execute("bt " + " ".join(argv[1:]), to_string=True)
+            text = gdb.execute("bt " + " ".join(opts), to_string=True)
         finally:
             _unwinder.saved = None
             gdb.invalidate_cached_frames()
