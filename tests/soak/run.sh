@@ -7,6 +7,11 @@ set -u
 build=$1
 secs=$2
 half=$(( (secs + 1) / 2 ))
+# ASan keeps freed memory in a quarantine (256 MiB by default) to catch late
+# uses: the RSS bound then needs a small one.
+case $build in
+*-address*) export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=8}" ;;
+esac
 tmp=$(mktemp -d)
 pid=""
 cleanup() {
