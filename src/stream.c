@@ -254,7 +254,8 @@ static void reader_consume(coio_reader *r, size_t n)
 }
 
 /* Wait for more bytes: 1 when some arrived, 0 at EOF, -1 with errno (the sticky
-   error, ECANCELED, ENOMEM). The buffer is unchanged on every path but 1. */
+   error, ECANCELED, ENOMEM). The buffer grows only on 1, and on the stored-error
+   path when the read raced the error and got bytes (they stay buffered). */
 static int reader_fill(coio_reader *r)
 {
     if (r->err) {
@@ -270,6 +271,10 @@ static int reader_fill(coio_reader *r)
         size_t before = r->len;
         int code = lwait_park(self, &r->fedq);
         r->waiter = NULL;
+        if (code == ECANCELED) { /* a delivered cancel is reported, even over an error */
+            errno = ECANCELED;
+            return -1;
+        }
         if (r->err) {
             errno = r->err;
             return -1;
@@ -290,14 +295,18 @@ static int reader_fill(coio_reader *r)
     ssize_t n = coio_read(s->fd, r->buf + r->off + r->len, r->cap - r->off - r->len);
     int e = errno;
     r->waiter = NULL;
+    if (n < 0 && e == ECANCELED) { /* a delivered cancel is reported, even over an error */
+        errno = ECANCELED;
+        return -1;
+    }
+    if (n > 0) /* kept even if an error was stored meanwhile: nothing read is lost */
+        r->len += (size_t)n;
     if (r->err) {
         errno = r->err;
         return -1;
     }
-    if (n > 0) {
-        r->len += (size_t)n;
+    if (n > 0)
         return 1;
-    }
     if (n == 0 || r->eof || s->closed) {
         r->eof = 1;
         return 0;
@@ -423,7 +432,8 @@ int coio_reader_read_all(coio_reader *r, void **data, size_t *len)
         errno = ENOMEM;
         return -1;
     }
-    memcpy(out, r->buf + r->off, r->len);
+    if (r->len) /* r->buf is NULL until the first byte came */
+        memcpy(out, r->buf + r->off, r->len);
     out[r->len] = 0;
     if (len)
         *len = r->len;
@@ -453,7 +463,8 @@ ssize_t coio_reader_readexactly(coio_reader *r, void *buf, size_t n, coio_read_i
         if (rc == 0) {
             /* IncompleteReadError(partial, n): the buffer goes to the caller (ST4). */
             size_t k = r->len;
-            memcpy(buf, r->buf + r->off, k);
+            if (k) /* r->buf is NULL until the first byte came */
+                memcpy(buf, r->buf + r->off, k);
             reader_consume(r, k);
             if (info)
                 *info = (coio_read_info){.partial_len = k, .expected = n};
