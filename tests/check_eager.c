@@ -358,6 +358,8 @@ static void *group_main(void *arg)
     ck_assert_int_eq(coio_taskgroup_enter(&tg), 0);
     ck_assert_ptr_nonnull(coio_taskgroup_spawn(&tg, NULL, fails_at_once, NULL));
     ck_assert_err(coio_taskgroup_exit(&tg, 0), COIO_EGROUP);
+    ck_assert_uint_eq(coio_taskgroup_error_count(&tg), 1);
+    coio_taskgroup_dispose(&tg);
     return arg;
 }
 
@@ -373,9 +375,17 @@ START_TEST(test_EG1_set_eager_rejects_bad_loop)
 {
     ck_assert_err(coio_loop_set_eager(NULL, 1), EINVAL);
     ck_assert_int_eq(coio_loop_get_eager(NULL), 0);
+    /* A closed loop stays allocated while a task handle holds it. */
     coio_loop *l = coio_loop_new();
+    ck_assert_ptr_nonnull(l);
+    coio_task *t = coio_loop_spawn(l, NULL, returns_at_once, NULL);
+    ck_assert_ptr_nonnull(t);
+    capture_begin(); /* "Task was destroyed but it is pending!" */
     ck_assert_int_eq(coio_loop_close(l), 0);
+    capture_end();
     ck_assert_err(coio_loop_set_eager(l, 1), EINVAL);
+    ck_assert_int_eq(coio_loop_get_eager(l), 0);
+    coio_task_release(t);
 }
 END_TEST
 
