@@ -355,6 +355,7 @@ static void *group_main(void *arg)
     coio_task *b = coio_taskgroup_spawn(&tg, NULL, logs_then_yields, "tg");
     ck_assert_ptr_nonnull(b);
     ck_assert_int_eq(coio_taskgroup_exit(&tg, 0), 0);
+    coio_taskgroup_dispose(&tg);
     ck_assert_int_eq(coio_taskgroup_enter(&tg), 0);
     ck_assert_ptr_nonnull(coio_taskgroup_spawn(&tg, NULL, fails_at_once, NULL));
     ck_assert_err(coio_taskgroup_exit(&tg, 0), COIO_EGROUP);
