@@ -48,6 +48,10 @@ typedef struct {
     void (*arg_dtor)(void *);/* called with arg if the task is cancelled (or its
                                 loop closed) before it ever runs (its function
                                 never sees arg) */
+    int eager;               /* 1: start eagerly (asyncio's eager_start): the task
+                                runs inside the spawn call until it first suspends
+                                (see coio_spawn); -1: never; 0: the loop's default
+                                (coio_loop_set_eager, off unless set) */
 } coio_task_opts;
 
 #define COIO_STACK_DEFAULT (64u * 1024u)
@@ -173,7 +177,12 @@ COIO_API void coio_handle_release(coio_handle *h);
 /* ======================================================================== */
 
 /* Spawn fn(arg) as a task of the current loop. It starts on a later loop
-   iteration (never inside this call). Returns a handle the caller owns (release
+   iteration (never inside this call), unless it is eager (opts->eager, or the
+   loop's default, coio_loop_set_eager) and the loop is running on this thread:
+   then fn runs at once, inside this call, with coio_current_task() the new task,
+   until it first suspends (it continues as an ordinary scheduled task) or ends
+   (it is returned done, never having been queued; its done callbacks are still
+   scheduled with call_soon). asyncio 3.12's eager tasks (EG1-EG6). Returns a handle the caller owns (release
    it with coio_task_release; releasing at once makes a detached task), or NULL
    with errno EINVAL (fn NULL, no current loop, or the loop closed), ENOMEM
    (no memory for the stack; EAGAIN if mmap hit a kernel limit) or EPERM (debug
@@ -186,6 +195,30 @@ COIO_API coio_task *coio_spawn_opts(const coio_task_opts *opts, void *(*fn)(void
 /* The same on an explicit loop (which need not be current). */
 COIO_API coio_task *coio_loop_spawn(coio_loop *loop, const coio_task_opts *opts,
                                     void *(*fn)(void *), void *arg);
+
+/* Make eager start the default for tasks spawned on loop (on != 0; asyncio's
+   eager_task_factory) or lazy start again (on == 0); opts->eager overrides it
+   per spawn. Task groups honour it too. 0, or -1/EINVAL (loop NULL or closed). */
+COIO_API int coio_loop_set_eager(coio_loop *loop, int on);
+/* 1 if loop's default is eager, else 0 (also for NULL or a closed loop). */
+COIO_API int coio_loop_get_eager(coio_loop *loop);
+
+/* How task stacks are guarded in this process (README "Stacks"), decided once,
+   at the first stack mapped:
+     COIO_STACK_GUARD_REGION  every stack has a 64 KiB guard region below it
+                              (Linux 6.13+ madvise(MADV_GUARD_INSTALL)), at any
+                              number of tasks;
+     COIO_STACK_GUARD_PAGE    the fallback: a PROT_NONE guard page for the first
+                              vm.max_map_count/4 stacks, a canary word after
+                              that. Chosen where guard regions are refused or
+                              do not fault (older kernels, qemu-user), or
+                              forced with COIO_STACK_GUARD=page in the
+                              environment.
+   *guard_bytes (if not NULL) gets the guard's size (the page size for the
+   fallback). Cannot fail. */
+#define COIO_STACK_GUARD_REGION 1
+#define COIO_STACK_GUARD_PAGE 2
+COIO_API int coio_stack_guard_scheme(size_t *guard_bytes);
 
 /* Wait until t is done. Returns 0 and stores t's result in *result (if not
    NULL), or -1 with errno:

@@ -101,7 +101,8 @@ struct coio__runnable {
     struct coio__runnable *next;
     uint8_t kind; /* COIO__RUN_TASK, COIO__RUN_HANDLE or COIO__RUN_ICB */
 };
-enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2, COIO__RUN_ICB = 3 };
+enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2, COIO__RUN_ICB = 3,
+       COIO__RUN_EAGER = 4 /* marks the loop context's return from an eager step (task.c) */ };
 
 /* An internal callback that needs no allocation: it lives in its owner's
    storage (a timeout scope, a task-group child record) and runs fn in the
@@ -208,8 +209,10 @@ struct coio__stack {
     void *map;          /* start of the mapping (guard page included) */
     size_t map_size;    /* bytes mapped */
     size_t size;        /* usable bytes requested (pool key) */
-    uint8_t guarded;    /* lowest page is PROT_NONE */
+    uint8_t guarded;    /* the lowest `guard` bytes fault: COIO__GUARD_PAGE or _REGION, else 0 */
     unsigned vg_id;     /* valgrind stack id */
+    size_t guard;       /* bytes at the bottom of map that fault (0: none; the canary
+                           sits at map); the usable stack is [map + guard, map + map_size) */
     struct coio__slab *slab; /* the slab it was carved from (stack.c), or NULL */
 };
 
@@ -268,8 +271,12 @@ struct coio__stack_pool {
     struct coio__slab *slabs;   /* every slab of this pool */
     struct coio__slab *cur;     /* the slab new stacks are carved from */
     size_t slab_free;           /* free stacks in all slabs */
+    uint8_t trim;               /* unmap idle slabs beyond max (else keep them until
+                                   the loop closes: stack.c slab_put) */
 };
 
+/* How a stack is guarded (struct coio__stack.guarded). */
+enum { COIO__GUARD_NONE = 0, COIO__GUARD_PAGE = 1, COIO__GUARD_REGION = 2 };
 /* Map a stack of at least size usable bytes; returns 0 or -1/errno. */
 COIO_HIDDEN int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st);
 /* Return a stack to the pool (pool may be NULL: unmap). */
@@ -335,6 +342,7 @@ struct coio_loop {
     uint64_t timer_seq, task_seq, fut_seq;
     uint8_t running, stopping, closed;
     uint8_t debug;                   /* debug mode (debug.c): tested once per switch */
+    uint8_t eager;                   /* spawn eagerly by default (coio_loop_set_eager) */
     coio_loop *prev_current;         /* thread's current loop before run started */
     /* Set by other threads and signal handlers (threadsafe.c, signal.c) when they
        left work for this loop; the loop clears it when it takes that work. */
@@ -454,7 +462,7 @@ static inline __attribute__((always_inline)) void coio__ctx_switch(coio_loop *l,
     const void *bottom;
     size_t size;
     if (to) {
-        size_t g = to->stack.guarded ? coio__page_size() : 0;
+        size_t g = to->stack.guard;
         bottom = (char *)to->stack.map + g;
         size = to->stack.map_size - g;
     } else {

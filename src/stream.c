@@ -714,7 +714,7 @@ static int ensure_flusher(struct stream *s)
 {
     if (s->w.flushing || s->w.len == 0)
         return 0;
-    coio_task_opts o = {.name = "coio-stream-flush", .arg_dtor = flusher_never_ran};
+    coio_task_opts o = {.name = "coio-stream-flush", .arg_dtor = flusher_never_ran, .eager = -1};
     coio_loop *l = coio_loop_current();
     coio_task *t = l ? coio_loop_spawn(l, &o, flusher, s) : NULL;
     if (!t)
@@ -1292,7 +1292,7 @@ static void start_client(coio_server *s, int fd)
     char name[64];
     client_name(fd, name, sizeof name);
     coio_task_opts o = {.name = name, .stack_size = s->opts.stack_size,
-                        .arg_dtor = client_never_ran};
+                        .arg_dtor = client_never_ran, .eager = -1};
     coio_task *t = coio_spawn_opts(&o, client_main, c);
     if (!t) {
         client_end(c);
@@ -1398,7 +1398,7 @@ static int server_start(coio_server *s)
             return -1;
         }
         *a = (struct acceptor_arg){s, i};
-        coio_task_opts o = {.name = "coio-accept", .arg_dtor = acceptor_never_ran};
+        coio_task_opts o = {.name = "coio-accept", .arg_dtor = acceptor_never_ran, .eager = -1};
         s->acceptors[i] = coio_spawn_opts(&o, acceptor, a);
         if (!s->acceptors[i]) {
             free(a);
