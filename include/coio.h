@@ -886,8 +886,8 @@ typedef struct {
    only when a call needs more than it holds, so it never holds much more than
    max(limit, n) bytes and a slow consumer leaves data in the kernel (ST7).
    Common errors of the read calls: EINVAL (NULL, not in a task), EBUSY,
-   ECANCELED, ENOMEM, the reader's error (ECONNRESET, ETIMEDOUT, ... or what
-   set_error gave). */
+   ECANCELED, ETIMEDOUT (coio_reader_set_timeout), ENOMEM, the reader's error
+   (ECONNRESET, ETIMEDOUT, ... or what set_error gave). */
 
 /* A reader without fd, fed by hand (tests, protocol code): limit must be > 0
    (else EINVAL, ST1). NULL with errno EINVAL or ENOMEM. */
@@ -940,6 +940,20 @@ COIO_API ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap
 COIO_API ssize_t coio_reader_readline(coio_reader *r, void *buf, size_t cap);
 /* Give the handle back (see the section head). NULL is ignored. */
 COIO_API void coio_reader_release(coio_reader *r);
+/* Per-operation read timeout (Go's read deadline, libdill's deadlines, in one
+   line): from now on each read call above (read, read_all, readexactly,
+   readuntil, readuntil_any, readline) that has not returned within `seconds`
+   of its start fails with ETIMEDOUT. Nothing is consumed by a call that times
+   out: bytes it had gathered stay in the reader, and the reader stays usable
+   (ETIMEDOUT is not sticky, unlike a connection error). 0 or infinity removes
+   the bound (the default). The scope form bounds several calls at once and
+   works on every waiting call:
+       coio_timeout to; coio_timeout_enter(&to, 5);
+       rc = coio_timeout_exit(&to, coio_reader_readline(r, buf, sizeof buf));
+   0, or -1 with EINVAL (r NULL, seconds negative or NaN). get: the bound (0
+   for none or NULL). */
+COIO_API int coio_reader_set_timeout(coio_reader *r, double seconds);
+COIO_API double coio_reader_get_timeout(const coio_reader *r);
 
 /* -- Writer (asyncio.StreamWriter) -----------------------------------------
    write sends at once what the kernel takes and keeps a copy of the rest,
@@ -956,7 +970,8 @@ COIO_API int coio_writer_writelines(coio_writer *w, const coio_bytes *v, size_t 
    the low mark (16 KiB); every drainer is released at once (ST8). Returns 0 at
    once below the high mark. -1 with errno: the reader's error, the
    connection's error (EPIPE, ECONNRESET, ...), ECONNRESET after close (ST9),
-   ECANCELED, EINVAL (NULL, not in a task), ENOMEM. */
+   ECANCELED, ETIMEDOUT (coio_writer_set_timeout), EINVAL (NULL, not in a
+   task), ENOMEM. */
 COIO_API int coio_writer_drain(coio_writer *w);
 /* Set the marks (high 0 and low 0: defaults; low 0: high / 4). EINVAL if
    low > high or w NULL. */
@@ -973,7 +988,7 @@ COIO_API int coio_writer_can_write_eof(const coio_writer *w);
 COIO_API int coio_writer_close(coio_writer *w);
 COIO_API int coio_writer_is_closing(const coio_writer *w);
 /* Wait until the fd is closed (after close, or once the peer is gone and the
-   writer closed). 0, or -1 with ECANCELED, EINVAL. */
+   writer closed). 0, or -1 with ECANCELED, ETIMEDOUT (set_timeout), EINVAL. */
 COIO_API int coio_writer_wait_closed(coio_writer *w);
 /* getpeername/getsockname of the connection: 0, or -1 with their errno,
    EBADF once closed, EINVAL. */
@@ -983,6 +998,14 @@ COIO_API int coio_writer_sockname(coio_writer *w, struct sockaddr *sa, socklen_t
 COIO_API int coio_writer_fd(const coio_writer *w);
 /* Close (as coio_writer_close: the bytes still go out) and give the handle back. */
 COIO_API void coio_writer_release(coio_writer *w);
+/* Per-operation timeout of the writer's waiting calls (drain, wait_closed,
+   coio_writer_sendfile), as coio_reader_set_timeout: a call not done within
+   `seconds` of its start fails with ETIMEDOUT; queued bytes stay queued and
+   the writer stays usable. write never waits and is not affected. 0 or
+   infinity: none (the default). 0, or -1 with EINVAL (w NULL, seconds
+   negative or NaN). */
+COIO_API int coio_writer_set_timeout(coio_writer *w, double seconds);
+COIO_API double coio_writer_get_timeout(const coio_writer *w);
 
 /* -- Connections -------------------------------------------------------------- */
 
@@ -1049,10 +1072,27 @@ COIO_API int coio_server_is_serving(const coio_server *s);
 /* Wait until the server is closed and every client callback has returned. 0,
    or -1 with ECANCELED, EINVAL. */
 COIO_API int coio_server_wait_closed(coio_server *s);
-/* Serve until cancelled (then close the server, wait for it as above and
-   return -1/ECANCELED) or until coio_server_close (return 0; asyncio raises
-   CancelledError here). ESHUTDOWN if already closed, EINVAL. */
+/* Serve until cancelled or until coio_server_close (return 0; asyncio raises
+   CancelledError here). ESHUTDOWN if already closed, EINVAL. Cancelling it
+   (SV5) does what asyncio's does: close the server (stop listening; the
+   clients go on), then wait as coio_server_wait_closed for every client
+   callback to return, then return -1/ECANCELED. A second cancel ends that wait
+   early (ECANCELED too; the clients still run). So that a shutdown does not
+   wait for idle clients, call coio_server_close_clients (or abort_clients)
+   first, as examples/http_server.c does on SIGINT/SIGTERM. */
 COIO_API int coio_server_serve_forever(coio_server *s);
+/* asyncio 3.13's Server.close_clients (SV3): close every client connection of
+   s that is open now, gracefully: each writer is closed as coio_writer_close
+   does (the bytes it holds are sent first, then the fd closes). The client
+   callbacks see EOF at their next (or current) read, and ECONNRESET from
+   write/drain (a closed writer). Never waits; the callbacks still have to
+   return (coio_server_wait_closed waits for that). 0, or -1/EINVAL for NULL. */
+COIO_API int coio_server_close_clients(coio_server *s);
+/* asyncio 3.13's Server.abort_clients (SV4): the same, at once: what the
+   writers hold unsent is dropped and every fd closed now. 0, or -1/EINVAL. */
+COIO_API int coio_server_abort_clients(coio_server *s);
+/* Client callbacks of s that have not returned yet (0 for NULL). */
+COIO_API size_t coio_server_nclients(const coio_server *s);
 /* The listening sockets: how many, and getsockname of socket i (0, or -1 with
    EINVAL for a bad index, EBADF once closed). port: the first socket's TCP
    port, or -1 (EAFNOSUPPORT for a Unix server). */

@@ -612,6 +612,14 @@ COIO_HIDDEN ssize_t coio__write_nosigpipe(int fd, const void *buf, size_t n);
 /* Where send(2) has no MSG_NOSIGNAL: set SO_NOSIGPIPE on a socket (once, when
    coio first sees it). A no-op elsewhere. */
 COIO_HIDDEN void coio__sock_nosigpipe(int fd);
+/* coio_read with an absolute deadline (CLOCK_MONOTONIC ns, < 0: none): -1/ETIMEDOUT
+   when it passes first (streams.c's per-operation timeouts). */
+COIO_HIDDEN ssize_t coio__read_until(int fd, void *buf, size_t n, int64_t deadline);
+/* Park the running task until fd is ready in one direction, without the poll(2)
+   that coio_wait_readable/writable make first: for callers that just saw EAGAIN.
+   0, or -1 with errno ETIMEDOUT (deadline passed; < 0: none), ECANCELED, EBADF,
+   EEXIST (another task waits on that direction), EINVAL (not in a task). */
+COIO_HIDDEN int coio__fd_wait(int fd, bool write, int64_t deadline);
 /* Set FD_CLOEXEC on fd, and O_NONBLOCK if nonblock: 0 or -1/errno. */
 COIO_HIDDEN int coio__fd_flags(int fd, bool nonblock);
 

@@ -43,14 +43,21 @@ static void lwait_unlink(struct coio__wait *w)
     coio__list_del(&coio__container_of(w, struct lwait, w)->link);
 }
 
-/* Park the current task on list until wake_all/wake_one; returns the wake code. */
-static int lwait_park(struct coio__task *self, struct coio__list *list)
+/* Park the current task on list until wake_all/wake_one or the deadline (< 0: none;
+   then the code is ETIMEDOUT); returns the wake code. */
+static int lwait_park_until(struct coio__task *self, struct coio__list *list, int64_t deadline)
 {
     struct lwait lw = {{coio__wait_cancel_unlink, lwait_unlink}, {NULL, NULL}, self};
     coio__list_push(list, &lw.link);
-    int code = coio__park(self, &lw.w, -1, 0);
+    int code = coio__park(self, &lw.w, deadline, ETIMEDOUT);
     coio__list_del(&lw.link); /* harmless when already unlinked */
     return code;
+}
+
+/* The same without a deadline. */
+static int lwait_park(struct coio__task *self, struct coio__list *list)
+{
+    return lwait_park_until(self, list, -1);
 }
 
 static void wake_all(struct coio__list *list)
@@ -121,6 +128,8 @@ struct coio_reader {
     int err;                /* set_error or a read error (ECONNRESET ...): sticky */
     struct coio__task *waiter; /* the task inside a read call (one at a time: EBUSY) */
     struct coio__list fedq;    /* a fed reader's waiter (struct lwait) */
+    double timeout;         /* coio_reader_set_timeout: bound of each read call, 0: none */
+    int64_t deadline;       /* the running read call's deadline (CLOCK_MONOTONIC ns), or -1 */
 };
 
 struct coio_writer {
@@ -135,6 +144,7 @@ struct coio_writer {
     int err;                /* the send error that lost the connection: sticky */
     struct coio__list drainers;
     struct coio__list closers; /* wait_closed */
+    double timeout;         /* coio_writer_set_timeout: bound of each waiting call, 0: none */
 };
 
 struct stream {
@@ -217,6 +227,7 @@ static int reader_enter(coio_reader *r)
         errno = EBUSY;
         return -1;
     }
+    r->deadline = r->timeout > 0 ? coio__deadline_ns(r->timeout) : -1;
     return 0;
 }
 
@@ -267,7 +278,7 @@ static int reader_fill(coio_reader *r)
     if (r->fed) {
         r->waiter = self;
         size_t before = r->len;
-        int code = lwait_park(self, &r->fedq);
+        int code = lwait_park_until(self, &r->fedq, r->deadline);
         r->waiter = NULL;
         if (r->err) {
             errno = r->err;
@@ -286,7 +297,8 @@ static int reader_fill(coio_reader *r)
     if (reader_reserve(r, READ_CHUNK) < 0)
         return -1;
     r->waiter = self;
-    ssize_t n = coio_read(s->fd, r->buf + r->off + r->len, r->cap - r->off - r->len);
+    ssize_t n = coio__read_until(s->fd, r->buf + r->off + r->len, r->cap - r->off - r->len,
+                                 r->deadline);
     int e = errno;
     r->waiter = NULL;
     if (r->err) {
@@ -301,8 +313,8 @@ static int reader_fill(coio_reader *r)
         r->eof = 1;
         return 0;
     }
-    if (e == ECANCELED || e == ENOMEM || e == EINTR) {
-        errno = e;
+    if (e == ECANCELED || e == ENOMEM || e == EINTR || e == ETIMEDOUT) {
+        errno = e; /* not the connection's fault: the reader stays usable */
         return -1;
     }
     r->err = e; /* the connection is lost (ECONNRESET ...): every later read fails */
@@ -372,6 +384,41 @@ int coio_reader_set_error(coio_reader *r, int err)
 }
 
 int coio_reader_error(const coio_reader *r) { return r ? r->err : 0; }
+
+/* A timeout of 0 or more seconds (infinity allowed), or -1/EINVAL (negative, NaN). */
+static int check_timeout(const void *h, double seconds)
+{
+    if (!h || !(seconds >= 0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int coio_reader_set_timeout(coio_reader *r, double seconds)
+{
+    if (check_timeout(r, seconds) < 0)
+        return -1;
+    r->timeout = seconds > 1e9 ? 0 : seconds; /* infinite (or ~forever): none */
+    return 0;
+}
+
+double coio_reader_get_timeout(const coio_reader *r) { return r ? r->timeout : 0; }
+
+int coio_writer_set_timeout(coio_writer *w, double seconds)
+{
+    if (check_timeout(w, seconds) < 0)
+        return -1;
+    w->timeout = seconds > 1e9 ? 0 : seconds;
+    return 0;
+}
+
+double coio_writer_get_timeout(const coio_writer *w) { return w ? w->timeout : 0; }
+
+static int64_t writer_deadline(const coio_writer *w)
+{
+    return w->timeout > 0 ? coio__deadline_ns(w->timeout) : -1;
+}
 
 int coio_reader_at_eof(const coio_reader *r) { return r && r->eof && r->len == 0; }
 
@@ -812,6 +859,7 @@ int coio_writer_drain(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    int64_t deadline = writer_deadline(w);
     for (;;) {
         if (s->has_reader && s->r.err) {
             errno = s->r.err;
@@ -829,7 +877,7 @@ int coio_writer_drain(coio_writer *w)
             return 0;
         if (ensure_flusher(s) < 0)
             return -1;
-        int code = lwait_park(self, &w->drainers);
+        int code = lwait_park_until(self, &w->drainers, deadline);
         if (code) {
             errno = code;
             return -1;
@@ -915,8 +963,9 @@ int coio_writer_wait_closed(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    int64_t deadline = writer_deadline(w);
     while (!s->closed) {
-        int code = lwait_park(self, &w->closers);
+        int code = lwait_park_until(self, &w->closers, deadline);
         if (code) {
             errno = code;
             return -1;
@@ -1174,6 +1223,7 @@ struct coio_server {
     void *arg;
     coio_stream_opts opts;
     size_t nactive;             /* client tasks not done */
+    struct coio__list clients;  /* struct client of those tasks (close/abort_clients) */
     struct coio__list closers;  /* wait_closed */
     struct coio__list serving;  /* serve_forever */
     char *path;                 /* Unix server: the socket file, unlinked on close; owned */
@@ -1196,10 +1246,12 @@ struct client {
     coio_reader *r;
     coio_writer *w;
     struct guard g;
+    struct coio__list link;     /* on srv->clients until client_end */
 };
 
 static void client_end(struct client *c)
 {
+    coio__list_del(&c->link);
     coio_reader_release(c->r);
     coio_writer_release(c->w);
     coio_server *s = c->srv;
@@ -1247,6 +1299,8 @@ static void client_never_ran(void *arg) { client_end(arg); }
 static void start_client(coio_server *s, int fd)
 {
     struct client *c = calloc(1, sizeof *c);
+    if (c)
+        coio__list_init(&c->link);
     if (!c || open_stream(fd, opts_limit(&s->opts), &c->r, &c->w) < 0) {
         free(c);
         coio_close(fd);
@@ -1255,6 +1309,7 @@ static void start_client(coio_server *s, int fd)
     c->srv = s;
     s->refs++;
     s->nactive++;
+    coio__list_push(&s->clients, &c->link);
     coio_task_opts o = {.name = "coio-client", .stack_size = s->opts.stack_size,
                         .arg_dtor = client_never_ran};
     coio_task *t = coio_spawn_opts(&o, client_main, c);
@@ -1336,6 +1391,7 @@ static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_o
         s->opts = *opts;
     coio__list_init(&s->closers);
     coio__list_init(&s->serving);
+    coio__list_init(&s->clients);
     return s;
 }
 
@@ -1548,6 +1604,34 @@ int coio_server_serve_forever(coio_server *s)
     }
     return 0;
 }
+
+/* SV3/SV4: close every client's connection. Gracefully: the writer is closed as
+   coio_writer_close does (what it holds is sent first, then the fd closes and the
+   handler's reader sees EOF). At once: what the writer holds is dropped and the fd
+   closed now. Either way a handler waiting in a read wakes with EOF, and its later
+   writes fail (ECONNRESET, a closed writer). Nothing here waits, and the client
+   list is not changed while it is walked: closing only queues the handlers. */
+static int server_close_clients(coio_server *s, bool abort)
+{
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (struct coio__list *n = s->clients.next; n != &s->clients; n = n->next) {
+        struct client *c = coio__container_of(n, struct client, link);
+        if (abort)
+            stream_finish_close(of_writer(c->w)); /* drops the unsent bytes */
+        else
+            coio_writer_close(c->w);
+    }
+    return 0;
+}
+
+int coio_server_close_clients(coio_server *s) { return server_close_clients(s, false); }
+
+int coio_server_abort_clients(coio_server *s) { return server_close_clients(s, true); }
+
+size_t coio_server_nclients(const coio_server *s) { return s ? s->nactive : 0; }
 
 size_t coio_server_nsockets(const coio_server *s) { return s ? s->nsock : 0; }
 

@@ -120,6 +120,56 @@ if start chat_server; then
     stop chat_server
 fi
 
+# ---- shutdown with idle clients (SV3) -------------------------------------------
+# Each server, with two idle clients connected (an HTTP keep-alive connection after
+# one response; echo and chat clients that said nothing more), exits 0 within 1 s
+# of SIGTERM and of SIGINT.
+ms() { date +%s%N | cut -c1-13; }
+idle_stop() { # NAME SIG GREETING-TO-SEND EXPECTED-IN-REPLY
+    start "$1" || return
+    # The clients' stdin is a FIFO the script holds open (fds 7 and 8): they stay
+    # connected and silent until the server closes, and no sleeper outlives them.
+    rm -f "$tmp/in1" "$tmp/in2"
+    mkfifo "$tmp/in1" "$tmp/in2"
+    socat -t 1 - "TCP:127.0.0.1:$port" < "$tmp/in1" > "$tmp/idle1.out" &
+    idle1=$!
+    socat -t 1 - "TCP:127.0.0.1:$port" < "$tmp/in2" > "$tmp/idle2.out" &
+    idle2=$!
+    exec 7> "$tmp/in1" 8> "$tmp/in2"
+    printf "$3" >&7
+    printf "$3" >&8
+    i=0
+    while ! { grep -q "$4" "$tmp/idle1.out" && grep -q "$4" "$tmp/idle2.out"; } 2>/dev/null &&
+          [ $i -lt $((50 * slack)) ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    t0=$(ms)
+    kill -"$2" "$last_pid" 2>/dev/null
+    while kill -0 "$last_pid" 2>/dev/null && [ $(($(ms) - t0)) -lt $((5000 * slack)) ]; do
+        sleep 0.02
+    done
+    dt=$(($(ms) - t0))
+    if kill -0 "$last_pid" 2>/dev/null; then
+        fail "$1 still running $dt ms after SIG$2 with idle clients"
+        kill -KILL "$last_pid" 2>/dev/null
+    elif ! wait "$last_pid"; then
+        fail "$1 exited non-zero after SIG$2: $(cat "$tmp/$1.err")"
+    elif [ "$dt" -gt $((1000 * slack)) ]; then
+        fail "$1 took $dt ms to exit after SIG$2 with idle clients"
+    else
+        pass "$1 exits $dt ms after SIG$2 with 2 idle clients"
+    fi
+    exec 7>&- 8>&-
+    kill "$idle1" "$idle2" 2>/dev/null
+    wait "$idle1" "$idle2" 2>/dev/null
+}
+for sig in TERM INT; do
+    idle_stop http_server $sig 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' 'Hello, world'
+    idle_stop echo_server $sig 'ping\n' 'ping'
+    idle_stop chat_server $sig '' 'you are client'
+done
+
 if [ $failed -ne 0 ]; then
     echo "examples_net: $failed check(s) FAILED"
     exit 1
