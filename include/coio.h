@@ -998,6 +998,16 @@ COIO_API int coio_writer_sockname(coio_writer *w, struct sockaddr *sa, socklen_t
 COIO_API int coio_writer_fd(const coio_writer *w);
 /* Close (as coio_writer_close: the bytes still go out) and give the handle back. */
 COIO_API void coio_writer_release(coio_writer *w);
+/* asyncio's loop.sendfile(transport, file, offset, count) (SF1-SF4): wait until
+   the bytes the writer holds are sent, then send count bytes (0: to the end of
+   the file) of file fd from offset, as coio_sendfile does on the writer's fd.
+   Writes made meanwhile by other tasks queue and go out after the file.
+   Returns the bytes sent (fewer than count if the file is shorter), or -1 with
+   errno: coio_sendfile's errors, EBUSY (another sendfile runs on w), ECONNRESET
+   (closed, or closed meanwhile), EPIPE/ECONNRESET (peer gone: the writer's
+   error from now on), the writer's error, ETIMEDOUT (coio_writer_set_timeout).
+   Either way fd's position is left at offset + bytes sent (SF2). */
+COIO_API ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count, int flags);
 /* Per-operation timeout of the writer's waiting calls (drain, wait_closed,
    coio_writer_sendfile), as coio_reader_set_timeout: a call not done within
    `seconds` of its start fails with ETIMEDOUT; queued bytes stay queued and
@@ -1006,6 +1016,28 @@ COIO_API void coio_writer_release(coio_writer *w);
    negative or NaN). */
 COIO_API int coio_writer_set_timeout(coio_writer *w, double seconds);
 COIO_API double coio_writer_get_timeout(const coio_writer *w);
+
+/* -- sendfile ------------------------------------------------------------------ */
+
+/* coio_sendfile's flag: fail with EOPNOTSUPP where sendfile(2) cannot be used,
+   instead of copying through a buffer (asyncio's fallback=False). */
+#define COIO_SENDFILE_NO_FALLBACK 1
+
+/* asyncio's loop.sock_sendfile (SF1-SF4): send count bytes (0: to EOF) of
+   in_fd from offset to out_fd (a socket or pipe, made nonblocking; the task
+   waits while it is full). sendfile(2) is used where the kernel can (Linux, a
+   regular file as in_fd); elsewhere (other systems, pipes and sockets as
+   in_fd, or sendfile(2) refused: EINVAL/ENOSYS) the bytes are copied with
+   read + write through a 64 KiB buffer, unless flags has
+   COIO_SENDFILE_NO_FALLBACK: then -1/EOPNOTSUPP and nothing is sent (SF3).
+   Returns the bytes sent (less than count if the file ends first). SF2: on
+   success and on every error, cancellation and timeout included, a seekable
+   in_fd's position is left at offset + the bytes sent, so lseek(in_fd, 0,
+   SEEK_CUR) - offset says how far it got. -1 with errno: EINVAL (offset < 0,
+   unknown flags, not in a task), EBADF (an fd not open), EOPNOTSUPP (see
+   above), ECANCELED, ENOMEM, or the write error (EPIPE, ECONNRESET, ...) or
+   the read error (EIO, ...). SIGPIPE is never raised. */
+COIO_API ssize_t coio_sendfile(int out_fd, int in_fd, off_t offset, size_t count, int flags);
 
 /* -- Connections -------------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #if defined(__GNUC__)
 #define COIO_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -620,6 +621,9 @@ COIO_HIDDEN ssize_t coio__read_until(int fd, void *buf, size_t n, int64_t deadli
    0, or -1 with errno ETIMEDOUT (deadline passed; < 0: none), ECANCELED, EBADF,
    EEXIST (another task waits on that direction), EINVAL (not in a task). */
 COIO_HIDDEN int coio__fd_wait(int fd, bool write, int64_t deadline);
+/* coio_sendfile with a deadline (< 0: none), for coio_writer_sendfile (sendfile.c). */
+COIO_HIDDEN ssize_t coio__sendfile(int out, int in, off_t offset, size_t count, int flags,
+                                   int64_t deadline);
 /* Set FD_CLOEXEC on fd, and O_NONBLOCK if nonblock: 0 or -1/errno. */
 COIO_HIDDEN int coio__fd_flags(int fd, bool nonblock);
 

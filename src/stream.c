@@ -141,6 +141,7 @@ struct coio_writer {
     uint8_t eof_pending;    /* write_eof() called: shut down once flushed */
     uint8_t eof_sent;
     uint8_t flushing;       /* the flusher task runs */
+    uint8_t sendfiling;     /* coio_writer_sendfile owns the fd: writes only queue */
     int err;                /* the send error that lost the connection: sticky */
     struct coio__list drainers;
     struct coio__list closers; /* wait_closed */
@@ -747,7 +748,7 @@ static void flusher_never_ran(void *arg)
 
 static int ensure_flusher(struct stream *s)
 {
-    if (s->w.flushing || s->w.len == 0)
+    if (s->w.flushing || s->w.len == 0 || s->w.sendfiling)
         return 0;
     coio_task_opts o = {.name = "coio-stream-flush", .arg_dtor = flusher_never_ran};
     coio_loop *l = coio_loop_current();
@@ -817,7 +818,7 @@ int coio_writer_write(coio_writer *w, const void *data, size_t n)
     }
     struct stream *s = of_writer(w);
     const char *p = data;
-    if (w->len == 0 && n) {
+    if (w->len == 0 && n && !w->sendfiling) {
         ssize_t k = raw_send(s, p, n);
         if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             int e = errno;
@@ -911,6 +912,59 @@ int coio_writer_set_write_buffer_limits(coio_writer *w, size_t high, size_t low)
 }
 
 size_t coio_writer_buffer_size(const coio_writer *w) { return w ? w->len : 0; }
+
+/* SF1-SF4 on a stream: wait until what the writer holds is sent (nothing may overtake
+   it), then send the file range on the fd itself. Writes made meanwhile (by other
+   tasks) only queue, and go out after it. */
+ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count, int flags)
+{
+    struct coio__task *self = coio__self();
+    if (!self) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (writer_check(w) < 0)
+        return -1;
+    struct stream *s = of_writer(w);
+    if (w->sendfiling) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (offset < 0 || (flags & ~COIO_SENDFILE_NO_FALLBACK) || fd < 0) {
+        errno = fd < 0 ? EBADF : EINVAL;
+        return -1;
+    }
+    int64_t deadline = writer_deadline(w);
+    while (w->len) {
+        if (ensure_flusher(s) < 0)
+            return -1;
+        int code = lwait_park_until(self, &w->drainers, deadline);
+        if (code) {
+            errno = code;
+            return -1;
+        }
+        if (writer_check(w) < 0)
+            return -1;
+    }
+    if (s->fd < 0) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    w->sendfiling = 1;
+    ssize_t n = coio__sendfile(s->fd, fd, offset, count, flags, deadline);
+    int e = errno;
+    w->sendfiling = 0;
+    if (n < 0 && s->closed) {
+        e = ECONNRESET; /* closed under us (abort_clients, close) */
+    } else if (n < 0 && (e == EPIPE || e == ECONNRESET || e == ENOTCONN)) {
+        writer_fail(s, e); /* the connection is lost: every later write says so */
+    } else if (w->len && ensure_flusher(s) < 0) {
+        e = errno;
+        n = -1;
+    }
+    errno = e;
+    return n;
+}
 
 int coio_writer_can_write_eof(const coio_writer *w) { return w != NULL; }
 

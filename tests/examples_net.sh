@@ -35,7 +35,7 @@ pass() { echo "examples_net: ok: $*"; }
 
 # start NAME: run $dir/NAME in the background and set $port from its first line.
 start() {
-    $RUNNER "$dir/$1" 0 > "$tmp/$1.out" 2> "$tmp/$1.err" &
+    $RUNNER "$dir/$1" 0 ${2:-} > "$tmp/$1.out" 2> "$tmp/$1.err" &
     pids="$pids $!"
     last_pid=$!
     i=0
@@ -120,6 +120,41 @@ if start chat_server; then
     stop chat_server
 fi
 
+# ---- file_server: sendfile (SF) ------------------------------------------------
+# A 100 MiB file by curl (checksum compared), a 404, and a client that goes away
+# part-way: the server reports how far it got and goes on serving.
+mkdir "$tmp/files"
+head -c $((100 * 1024 * 1024)) /dev/urandom > "$tmp/files/big.bin"
+printf 'small file\n' > "$tmp/files/small.txt"
+if start file_server "$tmp/files"; then
+    url="http://127.0.0.1:$port"
+    curl -s --max-time $((60 * slack)) -o "$tmp/got.bin" "$url/big.bin"
+    want=$(sha256sum < "$tmp/files/big.bin" | cut -d' ' -f1)
+    got=$(sha256sum < "$tmp/got.bin" | cut -d' ' -f1)
+    [ "$want" = "$got" ] && pass "curl 100 MiB via sendfile, sha256 matches" || fail "100 MiB file: sha256 $got, want $want"
+    rm -f "$tmp/got.bin"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$url/nope")
+    [ "$code" = 404 ] && pass "missing file 404" || fail "missing file: HTTP $code"
+    # 1 MiB/s for 1 s: the client leaves after about 1 MiB of 100.
+    curl -s --limit-rate 1M --max-time 1 -o /dev/null "$url/big.bin"
+    i=0
+    while ! grep -q "sent" "$tmp/file_server.err" && [ $i -lt $((50 * slack)) ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    line=$(grep "GET /big.bin: sent" "$tmp/file_server.err")
+    sent=$(echo "$line" | sed -n 's/.*sent \([0-9]*\) of \([0-9]*\) bytes.*/\1/p')
+    if [ -n "$sent" ] && [ "$sent" -gt 0 ] && [ "$sent" -lt $((100 * 1024 * 1024)) ]; then
+        pass "client gone part-way reported: $line"
+    else
+        fail "client gone part-way: stderr '$(cat "$tmp/file_server.err")'"
+    fi
+    body=$(curl -s --max-time 10 "$url/small.txt")
+    [ "$body" = "small file" ] && pass "still serving after that" || fail "after disconnect: '$body'"
+    stop file_server
+fi
+rm -rf "$tmp/files"
+
 # ---- shutdown with idle clients (SV3) -------------------------------------------
 # Each server, with two idle clients connected (an HTTP keep-alive connection after
 # one response; echo and chat clients that said nothing more), exits 0 within 1 s
@@ -168,6 +203,7 @@ for sig in TERM INT; do
     idle_stop http_server $sig 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' 'Hello, world'
     idle_stop echo_server $sig 'ping\n' 'ping'
     idle_stop chat_server $sig '' 'you are client'
+    idle_stop file_server $sig 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' 'Not Found'
 done
 
 if [ $failed -ne 0 ]; then
