@@ -1134,6 +1134,81 @@ COIO_API int coio_server_port(const coio_server *s);
 /* Close it and give the handle back; the memory goes once the clients are done. */
 COIO_API void coio_server_release(coio_server *s);
 
+/* -- Datagram endpoints (asyncio.create_datagram_endpoint) -------------------
+   Coroutine style, as the streams: a task receives one datagram per
+   coio_datagram_recvfrom call into its own buffer, and coio_datagram_sendto
+   never blocks the loop (the task waits while the socket buffer is full;
+   waiting senders go in the order they called, DG2). One task receives at a
+   time (EBUSY). Every call that may wait runs inside a task (else EINVAL) and
+   is a cancellation point; a cancelled send sent nothing. */
+typedef struct coio_datagram coio_datagram;
+
+typedef struct {
+    int family;          /* AF_UNSPEC (0), AF_INET or AF_INET6: what names resolve to */
+    int reuse_port;      /* SO_REUSEPORT when > 0 */
+    int allow_broadcast; /* SO_BROADCAST when > 0 */
+} coio_datagram_opts;
+
+/* A UDP endpoint (DG1): bound to local_host:local_port when local_host is not
+   NULL or local_port > 0 (local_host NULL: the wildcard address; port 0: a
+   free port), connected to remote_host:remote_port when remote_host is not
+   NULL (then only that peer's datagrams arrive, sendto's address must be NULL
+   or that peer, and an ICMP port-unreachable comes back as ECONNREFUSED from
+   the next call, DG4). asyncio's reuse_address does not exist (refused there
+   since 3.8.1). Names resolve as in coio_open_connection. Returns the
+   endpoint (coio_datagram_close frees it), or NULL with errno: EINVAL (no
+   local and no remote address, a port outside 0..65535, not in a task),
+   ENOENT/EAGAIN (name resolution), EAFNOSUPPORT (no local address of the
+   remote's family), socket/bind/connect/setsockopt errors (EADDRINUSE,
+   EACCES, ...), ENOMEM. */
+COIO_API coio_datagram *coio_datagram_open(const char *local_host, int local_port,
+                                           const char *remote_host, int remote_port,
+                                           const coio_datagram_opts *opts);
+/* The same over Unix datagram sockets: bound to local_path (a stale socket
+   file there is replaced; close removes it if still ours) and/or connected to
+   remote_path. Errors as above, ENAMETOOLONG for a path too long, ENOENT or
+   ECONNREFUSED from connect. */
+COIO_API coio_datagram *coio_datagram_open_unix(const char *local_path, const char *remote_path,
+                                                const coio_datagram_opts *opts);
+/* Receive one datagram (DG3): up to cap bytes of it into buf, the sender's
+   address into sa (*salen: in, its size; out, the address length; sa may be
+   NULL), and *truncated (may be NULL) set to 1 if the datagram was longer
+   than cap (the rest is dropped, as recvfrom(2) does), else 0. Returns the
+   bytes stored; 0 is an empty datagram (DG5), never an end. -1 with errno:
+   ECONNREFUSED (connected endpoint, the peer's port was unreachable; the
+   endpoint stays usable, DG4), EBUSY (another task receives), EBADF (closed,
+   also while waiting), ECANCELED, EINVAL (d NULL, not in a task, sa without
+   salen), recvmsg's errors. */
+COIO_API ssize_t coio_datagram_recvfrom(coio_datagram *d, void *buf, size_t cap,
+                                        struct sockaddr *sa, socklen_t *salen, int *truncated);
+/* Send one datagram of n bytes (0 is valid, DG5) to sa (NULL on a connected
+   endpoint), waiting while the socket cannot take it. Returns n, or -1 with
+   errno: EISCONN (connected, sa not NULL and not the peer), EDESTADDRREQ (not
+   connected, sa NULL), EMSGSIZE (too long for a datagram), ECONNREFUSED (DG4),
+   EBADF (closed), ECANCELED, EINVAL, sendto's errors. send: sendto to the
+   connected peer. */
+COIO_API ssize_t coio_datagram_sendto(coio_datagram *d, const void *buf, size_t n,
+                                      const struct sockaddr *sa, socklen_t salen);
+COIO_API ssize_t coio_datagram_send(coio_datagram *d, const void *buf, size_t n);
+/* The fd (-1 once closed); getsockname (0, or -1 with EINVAL, EBADF); the
+   local UDP port (-1/EAFNOSUPPORT for Unix). */
+COIO_API int coio_datagram_fd(const coio_datagram *d);
+COIO_API int coio_datagram_sockname(const coio_datagram *d, struct sockaddr *sa, socklen_t *len);
+COIO_API int coio_datagram_port(const coio_datagram *d);
+/* Close the socket and give the handle back: calls waiting on it return EBADF
+   (the memory goes once they have). NULL is ignored. */
+COIO_API void coio_datagram_close(coio_datagram *d);
+
+/* asyncio's sock_recvfrom_into / sock_sendto (DG6) on a datagram socket fd of
+   your own (its blocking mode does not matter: each call is MSG_DONTWAIT, and
+   the task waits on EAGAIN). Arguments, results and errors as
+   coio_datagram_recvfrom / _sendto, without EBUSY (two tasks waiting on one fd
+   in one direction get EEXIST) and with EBADF for an fd not open. */
+COIO_API ssize_t coio_sock_recvfrom(int fd, void *buf, size_t cap, struct sockaddr *sa,
+                                    socklen_t *salen, int *truncated);
+COIO_API ssize_t coio_sock_sendto(int fd, const void *buf, size_t n, const struct sockaddr *sa,
+                                  socklen_t salen);
+
 /* -- Subprocesses (asyncio.create_subprocess_exec) --------------------------- */
 
 typedef struct coio_process coio_process;

@@ -155,6 +155,22 @@ if start file_server "$tmp/files"; then
 fi
 rm -rf "$tmp/files"
 
+# ---- udp_echo: datagrams (DG) ---------------------------------------------------
+# socat and nc -u as clients, then udp_echo's own client: 10,000 numbered datagrams
+# each way (at most 32 unanswered), every one back intact, none lost.
+if start udp_echo; then
+    out=$(printf 'hello\n' | socat -t 2 - "UDP:127.0.0.1:$port")
+    [ "$out" = "hello" ] && pass "socat UDP echo" || fail "socat UDP echo: '$out'"
+    out=$(printf 'via nc -u\n' | nc -u -w 2 127.0.0.1 "$port")
+    [ "$out" = "via nc -u" ] && pass "nc -u echo" || fail "nc -u echo: '$out'"
+    if out=$($RUNNER "$dir/udp_echo" -c 127.0.0.1 "$port" 10000); then
+        pass "udp_echo -c: $out"
+    else
+        fail "udp_echo -c 10000: $out"
+    fi
+    stop udp_echo
+fi
+
 # ---- shutdown with idle clients (SV3) -------------------------------------------
 # Each server, with two idle clients connected (an HTTP keep-alive connection after
 # one response; echo and chat clients that said nothing more), exits 0 within 1 s
