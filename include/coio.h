@@ -1280,6 +1280,55 @@ COIO_API int coio_process_kill(coio_process *p);
 COIO_API void coio_process_release(coio_process *p);
 
 /* ======================================================================== */
+/* Context variables                                                        */
+/* ======================================================================== */
+/* asyncio's contextvars as tasks use them (PEP 567, CV1-CV6). A context maps
+   variables to values. Every task runs in a copy of the context current where
+   it was spawned (CV3); call_soon/call_later/call_at callbacks and done-
+   callbacks run in a copy of the context current where they were scheduled
+   (CV4); coio_to_thread runs its function in a copy of the caller's context,
+   coio_run_in_executor and call_soon_threadsafe callbacks do not get the
+   caller's (CV5). A set changes the current context only: never the parent's
+   or a sibling's. Outside tasks and callbacks each thread has a context of its
+   own, which coio_run's main task starts from. Copies are O(1) (a reference to
+   an immutable map, CV6); get is a binary search, O(log n) in the variables
+   set; set copies the map (O(n)) unless it is not shared. Values are the
+   caller's pointers: coio never frees them. */
+typedef struct coio_contextvar coio_contextvar;
+
+/* What coio_contextvar_set gives, to undo it with coio_contextvar_reset; the
+   caller's storage. Fields are private. */
+typedef struct coio_contextvar_token {
+    coio_contextvar *var;
+    void *old;
+    int had_old;
+    int used;
+    const void *ctx;
+} coio_contextvar_token;
+
+/* A variable (CV1) with a name (copied, up to 63 bytes; may be NULL) and the
+   value get gives where it is not set. Variables are usually made once and
+   kept; coio_contextvar_free frees one (its values in live contexts are then
+   never found again). NULL with errno ENOMEM. */
+COIO_API coio_contextvar *coio_contextvar_new(const char *name, void *default_value);
+COIO_API void coio_contextvar_free(coio_contextvar *v);
+COIO_API const char *coio_contextvar_name(const coio_contextvar *v);
+/* The value in the current context, else the default (NULL for v NULL). */
+COIO_API void *coio_contextvar_get(const coio_contextvar *v);
+/* CV1 with LookupError: 1 if v is set in the current context (*value gets
+   it), 0 if not (*value gets the default); value may be NULL. -1/EINVAL for
+   v NULL. */
+COIO_API int coio_contextvar_lookup(const coio_contextvar *v, void **value);
+/* Set v in the current context (CV2); tok (may be NULL) records how to undo
+   it. 0, or -1 with errno EINVAL (v NULL), ENOMEM (nothing changed). */
+COIO_API int coio_contextvar_set(coio_contextvar *v, void *value, coio_contextvar_token *tok);
+/* Restore v to what it was before the set that gave tok (unset if it was
+   unset). 0, or -1 with errno: EPERM (tok used already: RuntimeError), EINVAL
+   (tok made in another context: ValueError, or for another variable, or
+   NULL), ENOMEM. */
+COIO_API int coio_contextvar_reset(coio_contextvar *v, coio_contextvar_token *tok);
+
+/* ======================================================================== */
 /* Debug mode                                                               */
 /* ======================================================================== */
 

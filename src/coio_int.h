@@ -162,6 +162,7 @@ struct coio_handle {
         struct { void (*cb)(coio_task *, void *); void *arg; coio_future *fut; } done_cb;
     } u;
     coio_handle *free_next;     /* on loop->free_handles when recycled */
+    struct coio__ctx *ctx;      /* contextvars: the context the callback runs in, a reference */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -244,6 +245,7 @@ struct coio__task {
     size_t stack_used;          /* debug mode: the stack high-water mark in bytes, measured
                                    when the task ends (debug.c); 0 until then */
     uint8_t dbg_stack;          /* debug mode at spawn: the stack was zeroed for measuring */
+    struct coio__ctx *ctx;      /* contextvars: the task's context, a reference (contextvar.c) */
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
@@ -571,6 +573,17 @@ static inline void coio__scopes_abandon(struct coio__task *t)
 }
 /* Drop the task's reference to its group_error copy. */
 COIO_HIDDEN void coio__group_error_release(const coio_taskgroup *g);
+
+/* Context variables (contextvar.c). A context is immutable and refcounted (NULL:
+   empty); capture takes a reference to the current one (O(1)), clone a private copy
+   (for another thread). coio__tls_cbslot points at the slot of the callback the
+   loop (or a pool thread) is running, NULL otherwise. */
+struct coio__ctx;
+COIO_HIDDEN struct coio__ctx *coio__ctx_capture(void);
+COIO_HIDDEN struct coio__ctx *coio__ctx_clone(void);
+COIO_HIDDEN struct coio__ctx *coio__ctx_ref(struct coio__ctx *c);
+COIO_HIDDEN void coio__ctx_release(struct coio__ctx *c);
+extern _Thread_local struct coio__ctx **coio__tls_cbslot;
 
 /* Cross-thread calls (threadsafe.c), the thread pool (executor.c), signals
    (signal.c). */

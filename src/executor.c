@@ -39,6 +39,7 @@ struct job {
                                    closed under it */
     coio_executor *ex;          /* a reference */
     struct coio__xq *xq;        /* a reference: where the completion goes */
+    struct coio__ctx *ctx;      /* coio_to_thread: fn's context, a private copy (CV5) */
 };
 
 static void ex_unref(coio_executor *ex)
@@ -53,6 +54,7 @@ static void ex_unref(coio_executor *ex)
 
 static void job_free(struct job *j)
 {
+    coio__ctx_release(j->ctx);
     coio__xq_unref(j->xq);
     ex_unref(j->ex);
     free(j);
@@ -95,7 +97,9 @@ static void *worker(void *p)
         ex->nqueued--;
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&ex->mu);
+        coio__tls_cbslot = j->ctx ? &j->ctx : NULL;
         j->result = j->fn(j->arg);
+        coio__tls_cbslot = NULL;
         j->finished = true;
         /* The loop has closed: nobody waits any more. */
         if (coio__xq_post(j->xq, job_done, job_drop, j) < 0)
@@ -260,8 +264,8 @@ static size_t default_size(void)
     return (size_t)n + 4 < COIO_EXECUTOR_DEFAULT_MAX ? (size_t)n + 4 : COIO_EXECUTOR_DEFAULT_MAX;
 }
 
-int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
-                              void *(*fn)(void *), void *arg, void **result)
+static int run_job(coio_executor *ex, const coio_executor_opts *opts, void *(*fn)(void *),
+                   void *arg, void **result, bool copy_ctx)
 {
     struct coio__task *self = coio__self();
     if (!self || !fn) {
@@ -287,6 +291,8 @@ int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
         return -1;
     j->fn = fn;
     j->arg = arg;
+    if (copy_ctx)
+        j->ctx = coio__ctx_clone();
     j->result_dtor = opts ? opts->result_dtor : NULL;
     j->w.cancel = job_cancel;
     j->w.unlink = job_unlink;
@@ -314,6 +320,12 @@ int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
     return -1;
 }
 
+int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
+                              void *(*fn)(void *), void *arg, void **result)
+{
+    return run_job(ex, opts, fn, arg, result, false);
+}
+
 int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void **result)
 {
     return coio_run_in_executor_opts(ex, NULL, fn, arg, result);
@@ -321,7 +333,7 @@ int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void
 
 int coio_to_thread(void *(*fn)(void *), void *arg, void **result)
 {
-    return coio_run_in_executor_opts(NULL, NULL, fn, arg, result);
+    return run_job(NULL, NULL, fn, arg, result, true); /* CV5: in a copy of our context */
 }
 
 void coio__executor_loop_close(coio_loop *l)

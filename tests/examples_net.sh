@@ -171,6 +171,30 @@ if start udp_echo; then
     stop udp_echo
 fi
 
+# ---- request_id: context variables (CV) ------------------------------------------
+# Two connections at once; each log line, printed three calls deep, carries the id
+# of its own connection.
+if start request_id; then
+    (printf 'alpha\nbeta\n'; sleep 1) | socat -t 1 - "TCP:127.0.0.1:$port" > "$tmp/rq1.out" &
+    r1=$!
+    (printf 'gamma\n'; sleep 1) | socat -t 1 - "TCP:127.0.0.1:$port" > "$tmp/rq2.out" &
+    r2=$!
+    wait "$r1" "$r2"
+    ids_ok=1
+    for w in alpha beta gamma; do
+        grep -q "^\[conn-[12]\] handle > parse > log: got '$w'$" "$tmp/request_id.out" || ids_ok=0
+    done
+    a=$(sed -n "s/^\[\(conn-[12]\)\].*got 'alpha'$/\1/p" "$tmp/request_id.out")
+    b=$(sed -n "s/^\[\(conn-[12]\)\].*got 'beta'$/\1/p" "$tmp/request_id.out")
+    g=$(sed -n "s/^\[\(conn-[12]\)\].*got 'gamma'$/\1/p" "$tmp/request_id.out")
+    if [ $ids_ok = 1 ] && [ "$a" = "$b" ] && [ "$a" != "$g" ] && grep -q "ok alpha" "$tmp/rq1.out"; then
+        pass "request ids per connection: alpha/beta $a, gamma $g"
+    else
+        fail "request_id: $(cat "$tmp/request_id.out")"
+    fi
+    stop request_id
+fi
+
 # ---- shutdown with idle clients (SV3) -------------------------------------------
 # Each server, with two idle clients connected (an HTTP keep-alive connection after
 # one response; echo and chat clients that said nothing more), exits 0 within 1 s
