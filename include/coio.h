@@ -1287,8 +1287,9 @@ COIO_API void coio_process_release(coio_process *p);
    it was spawned (CV3); call_soon/call_later/call_at callbacks and done-
    callbacks run in a copy of the context current where they were scheduled
    (CV4); coio_to_thread runs its function in a copy of the caller's context,
-   coio_run_in_executor and call_soon_threadsafe callbacks do not get the
-   caller's (CV5). A set changes the current context only: never the parent's
+   coio_run_in_executor's function starts from an empty context of its own
+   (what it sets goes with the call), and call_soon_threadsafe callbacks run
+   in the loop's (CV5). A set changes the current context only: never the parent's
    or a sibling's. Outside tasks and callbacks each thread has a context of its
    own, which coio_run's main task starts from. Copies are O(1) (a reference to
    an immutable map, CV6); get is a binary search, O(log n) in the variables

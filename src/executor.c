@@ -39,7 +39,8 @@ struct job {
                                    closed under it */
     coio_executor *ex;          /* a reference */
     struct coio__xq *xq;        /* a reference: where the completion goes */
-    struct coio__ctx *ctx;      /* coio_to_thread: fn's context, a private copy (CV5) */
+    struct coio__ctx *ctx;      /* fn's context, owned: coio_to_thread's a private copy of
+                                   the caller's (CV5), run_in_executor's empty at first */
 };
 
 static void ex_unref(coio_executor *ex)
@@ -97,7 +98,7 @@ static void *worker(void *p)
         ex->nqueued--;
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&ex->mu);
-        coio__tls_cbslot = j->ctx ? &j->ctx : NULL;
+        coio__tls_cbslot = &j->ctx; /* to_thread: a copy of the caller's; else empty */
         j->result = j->fn(j->arg);
         coio__tls_cbslot = NULL;
         j->finished = true;
