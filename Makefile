@@ -7,6 +7,8 @@
 #   make check-valgrind    the suites under valgrind (memcheck)
 #   make check SANITIZE=address|undefined
 #   make bench             benchmarks in bench/, printed as a table
+#   make fuzz FUZZ_SECONDS=N   the libFuzzer targets in tests/fuzz/ (clang), N s each
+#   make soak SOAK_SECONDS=N   the example servers under tests/soak/'s load client
 #   make install PREFIX=/usr/local   (also share/coio/coio-gdb.py, the gdb commands)
 # Variables: CC, POLLER (epoll|kqueue; auto), SANITIZE, STATIC=1 (static test
 # binaries), RUNNER (prefix command for running tests, e.g. qemu-aarch64),
@@ -68,6 +70,7 @@ HDRS := include/coio.h $(wildcard src/*.h) arch/arch.h $(wildcard arch/$(ARCH)/*
 LIB_A  := $(BUILD)/libcoio.a
 LIB_SO := $(BUILD)/libcoio.so
 
+.PHONY: fuzz fuzz-bins soak
 .PHONY: all lib check check-aarch64 check-riscv64 conformance check-valgrind bench examples install clean
 all: lib
 lib: $(LIB_A) $(LIB_SO)
@@ -108,7 +111,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 # The example servers driven by real clients (curl, socat, nc, wrk): part of every
 # full `make check`; EXAMPLES_NET=1 adds it to a TESTS= subset, EXAMPLES_NET= drops it.
 EXAMPLES_NET ?= $(if $(TESTS),,1)
-NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,echo_server echo_client http_server chat_server))
+NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,echo_server echo_client http_server chat_server file_server udp_echo request_id))
 # The tutorial examples with an expected output in examples/expected/ (NAME.out
 # or NAME@TAG.out), run by tests/examples.sh: part of every full `make check`
 # (about 11 s, most of them at once); EXAMPLES_TUT=1 adds them to a TESTS= subset.
@@ -184,6 +187,42 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A)
 bench: $(BENCH_BINS) $(BUILD)/examples/http_server
 	@CC="$(CC)" CXX="$(CXX)" sh bench/peers/build.sh $(BUILD)/bench/peers
 	@sh bench/run.sh $(BUILD)
+
+# ---- fuzzing -----------------------------------------------------------------
+# make fuzz FUZZ_SECONDS=N: build the libFuzzer targets tests/fuzz/fuzz_*.c and
+# the library with clang (-fsanitize=fuzzer,address,undefined, in their own build
+# dir) and run each N seconds from its seed corpus tests/fuzz/corpus/NAME/ (new
+# inputs go to the build dir; the committed corpus is not touched). A crash, a
+# sanitizer report, a leak or a failed check fails it (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard examples/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iexamples $< -o $@ $(LIB_A) -fsanitize=fuzzer,address,undefined $(LDLIBS)
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "clang is missing: apt-get install clang libclang-rt-14-dev"; exit 1; }
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILDDIR=$(BUILDDIR)/fuzz EXTRA_CFLAGS="$(FUZZ_FLAGS)" fuzz-bins
+	@sh tests/fuzz/run.sh $(BUILDDIR)/fuzz/$(shell $(FUZZ_CC) -dumpmachine 2>/dev/null)/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# ---- soak ----------------------------------------------------------------------
+# make soak SOAK_SECONDS=N: echo_server, then http_server, each N/2 s under the
+# load client tests/soak/soak_client.c (tests/soak/run.sh): on loopback, bounded
+# concurrency, correct traffic checked byte for byte beside resets, half-closes,
+# stalls and clients that never read; no fd growth, bounded RSS, still answering.
+SOAK_SECONDS ?= 60
+
+$(BUILD)/tests/soak/soak_client: tests/soak/soak_client.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_A) $(SAN_LD) $(LDLIBS)
+
+soak: $(BUILD)/tests/soak/soak_client $(BUILD)/examples/echo_server $(BUILD)/examples/http_server
+	@sh tests/soak/run.sh $(BUILD) $(SOAK_SECONDS)
 
 # ---- install ------------------------------------------------------------------
 install: lib

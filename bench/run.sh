@@ -286,6 +286,16 @@ END {
     goal("W1", "asym fp flags", "fcontext", "<=", 1.0, "raw switch")
     goal("W1", "raw switch asym", "fcontext", "<=", 0.1)
     print ""
+    print "goals (issue 11: eager tasks, warm sleepers)"
+    if (has("W2", "coio", "eager spawn+join")) {
+        e = get("W2", "coio", "eager spawn+join")
+        printf "  %-8s %-16s %-14s %8.1f   <= 40 ns   %s\n", "W2", "eager spawn+join", "coio", e, (e > 0 && e <= 40) ? "met" : "MISSED"
+    }
+    goal("W2", "spawn+join", "go", "<=", 0.3)
+    goal("W3-100k", "wall", "go", "<=", 0.9)
+    goal("W3-warm-100k", "wall", "go", "<=", 0.7)
+    goal("W3-warm-1000k", "wall", "go", "<=", 0.7)
+    print ""
     print "streams (issue 6)"
     rps("W5", "coio-streams", "epoll")
     rps("W7", "coio", "epoll")

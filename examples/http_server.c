@@ -1,86 +1,81 @@
 /* http_server.c — an HTTP/1.1 "hello" server with keep-alive on coio streams: one task
  * per connection reads requests (readuntil "\r\n\r\n") and answers each with a fixed
  * body, keeping the connection open unless the client asks to close it (or speaks
- * HTTP/1.0 without keep-alive). Request bodies (Content-Length) are read and dropped.
+ * HTTP/1.0 without keep-alive). Request bodies (Content-Length) are read and dropped;
+ * a malformed Content-Length gets "400 Bad Request" and the connection is closed.
+ * The head parser is in http_request.h (fuzzed by tests/fuzz/fuzz_http.c).
  *
  * Usage: http_server [PORT [HOST]]   (PORT 0, the default, picks a free port).
  * Prints "listening on HOST port N". SIGINT or SIGTERM stops it.
  */
 #include <coio.h>
+#include "http_request.h"
 
 #include <errno.h>
 #include <stdint.h>
 
-#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char BODY[] = "Hello, world\n";
-
-/* The value of header name in head (NUL-terminated), or NULL; *len gets its length. */
-static const char *header(const char *head, const char *name, size_t *len)
-{
-    size_t nl = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
-        const char *h = p + 2;
-        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
-            h += nl + 1;
-            while (*h == ' ' || *h == '\t')
-                h++;
-            const char *e = strstr(h, "\r\n");
-            *len = e ? (size_t)(e - h) : strlen(h);
-            return h;
-        }
-    }
-    return NULL;
-}
-
-static int has_token(const char *v, size_t len, const char *tok)
-{
-    size_t tl = strlen(tok);
-    for (size_t i = 0; i + tl <= len; i++)
-        if (strncasecmp(v + i, tok, tl) == 0)
-            return 1;
-    return 0;
-}
 
 static int handle(coio_reader *r, coio_writer *w, void *arg)
 {
     char head[8192], skip[4096];
     for (;;) {
-        ssize_t n = coio_reader_readuntil(r, head, sizeof head - 1, "\r\n\r\n", 4, NULL);
+        ssize_t n = coio_reader_readuntil(r, head, sizeof head, "\r\n\r\n", 4, NULL);
         if (n < 0)
             return 0; /* EOF between requests, a reset, or a head too large: hang up */
-        head[n] = 0;
-        int http10 = strstr(head, " HTTP/1.0\r\n") != NULL;
-        size_t vl = 0;
-        const char *conn = header(head, "Connection", &vl);
-        int keep = http10 ? conn && has_token(conn, vl, "keep-alive")
-                          : !(conn && has_token(conn, vl, "close"));
-        const char *cl = header(head, "Content-Length", &vl);
-        for (long left = cl ? strtol(cl, NULL, 10) : 0; left > 0;) {
-            ssize_t k = coio_reader_read(r, skip, left < (long)sizeof skip ? (size_t)left : sizeof skip);
+        struct http_request req;
+        if (http_parse_request(head, (size_t)n, &req) < 0) {
+            static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                      "Connection: close\r\n\r\n";
+            coio_writer_write(w, bad, sizeof bad - 1);
+            coio_writer_drain(w);
+            return 0; /* a malformed Content-Length: the body cannot be found */
+        }
+        for (size_t left = req.content_length; left > 0;) {
+            ssize_t k = coio_reader_read(r, skip, left < sizeof skip ? left : sizeof skip);
             if (k <= 0)
                 return 0;
-            left -= k;
+            left -= (size_t)k;
         }
         char out[256];
         int len = snprintf(out, sizeof out,
                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
                            "%s\r\n%s",
-                           sizeof BODY - 1, keep ? (http10 ? "Connection: keep-alive\r\n" : "")
-                                                 : "Connection: close\r\n", BODY);
+                           sizeof BODY - 1, req.keep_alive ? (req.http10 ? "Connection: keep-alive\r\n" : "")
+                                                           : "Connection: close\r\n", BODY);
         if (coio_writer_write(w, out, (size_t)len) < 0 || coio_writer_drain(w) < 0)
             return 0;
-        if (!keep)
+        if (!req.keep_alive)
             return 0; /* returning closes the connection after the response is sent */
     }
 }
 
-static void on_term(int sig, void *task) { coio_cancel(task); }
+/* SIGINT/SIGTERM: stop listening and close every client connection (what they
+   were sent still goes out first). serve_forever then returns, and each handler
+   sees EOF at its read and returns, idle keep-alive clients included. */
+static void on_term(int sig, void *s)
+{
+    (void)sig;
+    coio_server_close_clients(s);
+    coio_server_close(s);
+}
+
+/* After serve_forever: give the handlers half a second to finish, then cut the
+   connections of any still busy (a peer that does not read what it was sent). */
+static void finish(coio_server *s)
+{
+    coio_timeout to;
+    coio_timeout_enter(&to, 0.5);
+    if (coio_timeout_exit(&to, coio_server_wait_closed(s)) < 0) {
+        coio_server_abort_clients(s);
+        coio_server_wait_closed(s);
+    }
+}
 
 static void *main_task(void *arg)
 {
@@ -93,11 +88,12 @@ static void *main_task(void *arg)
         perror("http_server: start_server");
         return (void *)1;
     }
-    coio_add_signal_handler(SIGTERM, on_term, coio_current_task());
+    coio_add_signal_handler(SIGTERM, on_term, s);
+    coio_add_signal_handler(SIGINT, on_term, s);
     printf("listening on %s port %d\n", host, coio_server_port(s));
     fflush(stdout);
-    coio_server_serve_forever(s);
-    coio_absorb_cancel();
+    coio_server_serve_forever(s); /* until SIGINT/SIGTERM closes the server */
+    finish(s);
     coio_server_release(s);
     return NULL;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #if defined(__GNUC__)
 #define COIO_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -101,7 +102,8 @@ struct coio__runnable {
     struct coio__runnable *next;
     uint8_t kind; /* COIO__RUN_TASK, COIO__RUN_HANDLE or COIO__RUN_ICB */
 };
-enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2, COIO__RUN_ICB = 3 };
+enum { COIO__RUN_TASK = 1, COIO__RUN_HANDLE = 2, COIO__RUN_ICB = 3,
+       COIO__RUN_EAGER = 4 /* marks the loop context's return from an eager step (task.c) */ };
 
 /* An internal callback that needs no allocation: it lives in its owner's
    storage (a timeout scope, a task-group child record) and runs fn in the
@@ -161,6 +163,7 @@ struct coio_handle {
         struct { void (*cb)(coio_task *, void *); void *arg; coio_future *fut; } done_cb;
     } u;
     coio_handle *free_next;     /* on loop->free_handles when recycled */
+    struct coio__ctx *ctx;      /* contextvars: the context the callback runs in, a reference */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -208,8 +211,10 @@ struct coio__stack {
     void *map;          /* start of the mapping (guard page included) */
     size_t map_size;    /* bytes mapped */
     size_t size;        /* usable bytes requested (pool key) */
-    uint8_t guarded;    /* lowest page is PROT_NONE */
+    uint8_t guarded;    /* the lowest `guard` bytes fault: COIO__GUARD_PAGE or _REGION, else 0 */
     unsigned vg_id;     /* valgrind stack id */
+    size_t guard;       /* bytes at the bottom of map that fault (0: none; the canary
+                           sits at map); the usable stack is [map + guard, map + map_size) */
     struct coio__slab *slab; /* the slab it was carved from (stack.c), or NULL */
 };
 
@@ -246,6 +251,7 @@ struct coio__task {
     int64_t born;               /* spawn time, coarse CLOCK_MONOTONIC ns (task dumps) */
     void **spawn_site;          /* debug mode: [count, return addresses...] below this
                                    block on the task's stack (dump.c), else NULL */
+    struct coio__ctx *ctx;      /* contextvars: the task's context, a reference (contextvar.c) */
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
@@ -268,8 +274,12 @@ struct coio__stack_pool {
     struct coio__slab *slabs;   /* every slab of this pool */
     struct coio__slab *cur;     /* the slab new stacks are carved from */
     size_t slab_free;           /* free stacks in all slabs */
+    uint8_t trim;               /* unmap idle slabs beyond max (else keep them until
+                                   the loop closes: stack.c slab_put) */
 };
 
+/* How a stack is guarded (struct coio__stack.guarded). */
+enum { COIO__GUARD_NONE = 0, COIO__GUARD_PAGE = 1, COIO__GUARD_REGION = 2 };
 /* Map a stack of at least size usable bytes; returns 0 or -1/errno. */
 COIO_HIDDEN int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st);
 /* Return a stack to the pool (pool may be NULL: unmap). */
@@ -335,6 +345,7 @@ struct coio_loop {
     uint64_t timer_seq, task_seq, fut_seq;
     uint8_t running, stopping, closed;
     uint8_t debug;                   /* debug mode (debug.c): tested once per switch */
+    uint8_t eager;                   /* spawn eagerly by default (coio_loop_set_eager) */
     coio_loop *prev_current;         /* thread's current loop before run started */
     /* Set by other threads and signal handlers (threadsafe.c, signal.c) when they
        left work for this loop; the loop clears it when it takes that work. */
@@ -455,7 +466,7 @@ static inline __attribute__((always_inline)) void coio__ctx_switch(coio_loop *l,
     const void *bottom;
     size_t size;
     if (to) {
-        size_t g = to->stack.guarded ? coio__page_size() : 0;
+        size_t g = to->stack.guard;
         bottom = (char *)to->stack.map + g;
         size = to->stack.map_size - g;
     } else {
@@ -577,6 +588,17 @@ static inline void coio__scopes_abandon(struct coio__task *t)
 /* Drop the task's reference to its group_error copy. */
 COIO_HIDDEN void coio__group_error_release(const coio_taskgroup *g);
 
+/* Context variables (contextvar.c). A context is immutable and refcounted (NULL:
+   empty); capture takes a reference to the current one (O(1)), clone a private copy
+   (for another thread). coio__tls_cbslot points at the slot of the callback the
+   loop (or a pool thread) is running, NULL otherwise. */
+struct coio__ctx;
+COIO_HIDDEN struct coio__ctx *coio__ctx_capture(void);
+COIO_HIDDEN struct coio__ctx *coio__ctx_clone(void);
+COIO_HIDDEN struct coio__ctx *coio__ctx_ref(struct coio__ctx *c);
+COIO_HIDDEN void coio__ctx_release(struct coio__ctx *c);
+extern _Thread_local struct coio__ctx **coio__tls_cbslot;
+
 /* Cross-thread calls (threadsafe.c), the thread pool (executor.c), signals
    (signal.c). */
 struct coio__xq;
@@ -618,6 +640,17 @@ COIO_HIDDEN ssize_t coio__write_nosigpipe(int fd, const void *buf, size_t n);
 /* Where send(2) has no MSG_NOSIGNAL: set SO_NOSIGPIPE on a socket (once, when
    coio first sees it). A no-op elsewhere. */
 COIO_HIDDEN void coio__sock_nosigpipe(int fd);
+/* coio_read with an absolute deadline (CLOCK_MONOTONIC ns, < 0: none): -1/ETIMEDOUT
+   when it passes first (streams.c's per-operation timeouts). */
+COIO_HIDDEN ssize_t coio__read_until(int fd, void *buf, size_t n, int64_t deadline);
+/* Park the running task until fd is ready in one direction, without the poll(2)
+   that coio_wait_readable/writable make first: for callers that just saw EAGAIN.
+   0, or -1 with errno ETIMEDOUT (deadline passed; < 0: none), ECANCELED, EBADF,
+   EEXIST (another task waits on that direction), EINVAL (not in a task). */
+COIO_HIDDEN int coio__fd_wait(int fd, bool write, int64_t deadline);
+/* coio_sendfile with a deadline (< 0: none), for coio_writer_sendfile (sendfile.c). */
+COIO_HIDDEN ssize_t coio__sendfile(int out, int in, off_t offset, size_t count, int flags,
+                                   int64_t deadline);
 /* Set FD_CLOEXEC on fd, and O_NONBLOCK if nonblock: 0 or -1/errno. */
 COIO_HIDDEN int coio__fd_flags(int fd, bool nonblock);
 

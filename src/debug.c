@@ -186,7 +186,7 @@ bool coio__debug_foreign(const coio_loop *l)
 /* The usable part of t's stack: [lo, top). The control block is at the top. */
 static char *stack_lo(const struct coio__task *t)
 {
-    return (char *)t->stack.map + (t->stack.guarded ? coio__page_size() : 0);
+    return (char *)t->stack.map + t->stack.guard;
 }
 
 static char *stack_top(const struct coio__task *t)

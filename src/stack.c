@@ -1,18 +1,33 @@
 /* stack.c — coroutine stacks: carved from per-loop slabs (default size) or
- * mapped one by one, with a guard page while the process has VMA budget
- * left, reused through the slabs' free lists and the pool, registered with
- * valgrind, and watched by a SIGSEGV handler (on an alternate stack) that
- * names the task whose stack overflowed. Task bookkeeping lives in task.c;
- * this file only maps, unmaps and reports.
+ * mapped one by one, each with a guard below it, reused through the slabs'
+ * free lists and the pool, registered with valgrind, and watched by a SIGSEGV
+ * handler (on an alternate stack) that names the task whose stack overflowed.
+ * Task bookkeeping lives in task.c; this file only maps, unmaps and reports.
  *
- * Why a budget: every guard page splits its stack into a separate VMA, so a
- * guarded stack costs two of the kernel's vm.max_map_count (65530 by default)
- * mappings. The first max_map_count/4 stacks of the process get guard pages;
- * later ones get none (a slab of them stays one VMA); their lowest word
- * serves as a canary: nothing writes it (a fresh mapping reads as zero, and
- * reading leaves the page non-resident), so the scheduler treats a non-zero
- * value, checked whenever the task suspends or ends, as an overflow. See
- * README "Stacks".
+ * Two guard schemes; the process uses the first that works (README "Stacks",
+ * coio_stack_guard_scheme()):
+ *
+ * - Guard regions (Linux 6.13+, madvise(MADV_GUARD_INSTALL)): the lowest
+ *   COIO__GUARD_REGION_BYTES (64 KiB) of every stack slot fault on access.
+ *   They split no mapping and cost no VMA, so every stack is guarded at any
+ *   task count; 64 KiB is as large as the default stack, so a frame of up to
+ *   64 KiB cannot jump it. A slab's 64 guards are installed with one
+ *   process_madvise(2) call where the kernel allows it (6.15+: PIDFD_SELF),
+ *   else with one madvise(2) per slot. The guards stay through reuse.
+ *
+ * - Fallback (older kernels, emulators that ignore the advice, or
+ *   COIO_STACK_GUARD=page): a PROT_NONE guard page while the process has VMA
+ *   budget left. Every guard page splits its stack into a separate VMA, so a
+ *   guarded stack costs two of the kernel's vm.max_map_count (65530 by
+ *   default) mappings. The first max_map_count/4 stacks of the process get
+ *   guard pages; later ones get none (a slab of them stays one VMA); their
+ *   lowest word serves as a canary: nothing writes it, so the scheduler
+ *   treats a non-zero value, checked whenever the task suspends or ends, as
+ *   an overflow.
+ *
+ * The overflow handler also attributes a fault to the running task when its
+ * stack pointer has left the bottom of its stack (a runaway recursion through
+ * an unguarded stack and its neighbours ends in such a fault).
  */
 #define _GNU_SOURCE
 #include "coio_int.h"
@@ -27,6 +42,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <fcntl.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <ucontext.h>
+#endif
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -82,6 +102,108 @@ static long read_guard_limit(void)
     return lim;
 }
 
+/* ---- guard scheme (process-wide) ------------------------------------------- */
+
+#define COIO__GUARD_REGION_BYTES ((size_t)64 * 1024)
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#define COIO__PIDFD_SELF (-10000) /* PIDFD_SELF_THREAD, Linux 6.15+ */
+
+static atomic_int guard_scheme; /* 0 until probed, then COIO_STACK_GUARD_REGION/_PAGE */
+static atomic_int batch_ok = 1; /* process_madvise on ourselves works (until it fails) */
+
+static bool on_valgrind(void)
+{
+#ifdef COIO_VALGRIND
+    return RUNNING_ON_VALGRIND;
+#else
+    return false;
+#endif
+}
+
+/* Guard regions are in force only if the kernel takes the advice and a guarded
+   page then really faults: an emulator (qemu-user) answers 0 and does nothing.
+   The check asks the kernel to read the page (a write(2) from it into a pipe),
+   which fails with EFAULT on a guard region and never raises a signal. */
+static int probe_guard_scheme(void)
+{
+#if defined(__linux__)
+    const char *env = getenv("COIO_STACK_GUARD");
+    if (env && strcmp(env, "page") == 0)
+        return COIO_STACK_GUARD_PAGE;
+    size_t page = coio__page_size();
+    char *m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return COIO_STACK_GUARD_PAGE;
+    int scheme = COIO_STACK_GUARD_PAGE;
+    int p[2];
+    if (madvise(m, page, MADV_GUARD_INSTALL) == 0 && pipe(p) == 0) {
+        if (write(p[1], m, 1) < 0 && errno == EFAULT)
+            scheme = COIO_STACK_GUARD_REGION;
+        close(p[0]);
+        close(p[1]);
+    }
+    munmap(m, page);
+    return scheme;
+#else
+    return COIO_STACK_GUARD_PAGE;
+#endif
+}
+
+static int scheme_now(void)
+{
+    int s = atomic_load_explicit(&guard_scheme, memory_order_relaxed);
+    if (COIO_UNLIKELY(!s)) {
+        int e = errno;
+        s = probe_guard_scheme();
+        errno = e;
+        atomic_store(&guard_scheme, s);
+    }
+    return s;
+}
+
+static size_t region_bytes(void)
+{
+    size_t page = coio__page_size();
+    return (COIO__GUARD_REGION_BYTES + page - 1) & ~(page - 1);
+}
+
+int coio_stack_guard_scheme(size_t *guard_bytes)
+{
+    int s = scheme_now();
+    if (guard_bytes)
+        *guard_bytes = s == COIO_STACK_GUARD_REGION ? region_bytes() : coio__page_size();
+    return s;
+}
+
+/* Install guard regions of len bytes at each of n slot bottoms. 0 or -1. */
+static int install_guards(char *base, size_t stride, unsigned n, size_t len)
+{
+#if defined(__linux__) && defined(SYS_process_madvise)
+    if (n > 1 && atomic_load_explicit(&batch_ok, memory_order_relaxed) && !on_valgrind()) {
+        struct iovec v[64];
+        unsigned k = n < 64 ? n : 64;
+        for (unsigned i = 0; i < k; i++) {
+            v[i].iov_base = base + stride * i;
+            v[i].iov_len = len;
+        }
+        long r = syscall(SYS_process_madvise, COIO__PIDFD_SELF, v, (unsigned long)k,
+                         MADV_GUARD_INSTALL, 0UL);
+        if (r == (long)(len * k)) {
+            if (k == n)
+                return 0;
+            return install_guards(base + stride * k, stride, n - k, len);
+        }
+        atomic_store(&batch_ok, 0); /* before 6.15: no PIDFD_SELF */
+    }
+#endif
+    for (unsigned i = 0; i < n; i++)
+        if (madvise(base + stride * i, len, MADV_GUARD_INSTALL) != 0)
+            return -1;
+    return 0;
+}
+
 /* ---- mapping ----------------------------------------------------------- */
 
 /* A freed stack in the pool keeps its description at its top. */
@@ -99,6 +221,30 @@ static int map_stack(size_t size, struct coio__stack *st)
 {
     size_t page = coio__page_size();
     size = (size + page - 1) & ~(page - 1);
+    if (scheme_now() == COIO_STACK_GUARD_REGION) {
+        size_t g = region_bytes();
+        void *m = mmap(NULL, size + g, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED) {
+            errno = errno == ENOMEM ? ENOMEM : EAGAIN;
+            return -1;
+        }
+        if (install_guards(m, 0, 1, g) == 0) {
+            st->map = m;
+            st->map_size = size + g;
+            st->size = size;
+            st->guarded = COIO__GUARD_REGION;
+            st->guard = g;
+            st->slab = NULL;
+#ifdef COIO_VALGRIND
+            st->vg_id = VALGRIND_STACK_REGISTER((char *)m + g, (char *)m + size + g);
+#else
+            st->vg_id = 0;
+#endif
+            return 0;
+        }
+        munmap(m, size + g); /* refused after all: the page scheme below */
+    }
     bool guard = atomic_fetch_add(&guarded_now, 1) < read_guard_limit();
     if (!guard)
         atomic_fetch_sub(&guarded_now, 1);
@@ -120,7 +266,8 @@ static int map_stack(size_t size, struct coio__stack *st)
     st->map = m;
     st->map_size = map_size;
     st->size = size;
-    st->guarded = guard;
+    st->guarded = guard ? COIO__GUARD_PAGE : COIO__GUARD_NONE;
+    st->guard = guard ? page : 0;
     st->slab = NULL;
 #ifdef COIO_VALGRIND
     st->vg_id = VALGRIND_STACK_REGISTER((char *)m + (guard ? page : 0), (char *)m + map_size);
@@ -135,7 +282,7 @@ static void unmap_stack(struct coio__stack *st)
 #ifdef COIO_VALGRIND
     VALGRIND_STACK_DEREGISTER(st->vg_id);
 #endif
-    if (st->guarded)
+    if (st->guarded == COIO__GUARD_PAGE)
         atomic_fetch_sub(&guarded_now, 1);
     munmap(st->map, st->map_size);
 }
@@ -146,19 +293,25 @@ static void unmap_stack(struct coio__stack *st)
    instead of one per stack, and a finished stack goes back to its slab's free
    list instead of being unmapped. A slab is unmapped in one call once all its
    stacks are free and the pool holds enough free stacks without it, or when
-   the loop has closed and its last stack is freed. Each stack has a one-page
-   slot at its bottom; while the guard budget lasts that page is made
-   PROT_NONE when the stack is carved, otherwise it is ordinary stack memory
-   and the canary sits at its lowest word. */
+   the loop has closed and its last stack is freed. Each stack has a guard
+   slot at its bottom: with guard regions 64 KiB, all installed when the slab
+   is mapped; otherwise one page, made PROT_NONE when the stack is carved
+   while the guard budget lasts, else ordinary stack memory with the canary
+   at its lowest word. */
 enum { SLAB_STACKS = 64 };
 
 struct coio__slab {
     char *base;
     size_t stride;              /* bytes per stack, guard slot included */
+    size_t guard;               /* guard region bytes per slot (installed), or 0 */
     size_t size;                /* usable bytes requested (the pool key) */
     unsigned carved;            /* stacks handed out so far (from the bottom) */
-    unsigned nfree;             /* carved stacks on the free list */
-    void *free;                 /* struct pooled, linked through next */
+    unsigned nfree;             /* carved stacks that are free */
+    uint64_t freemask;          /* bit i: slot i is carved and free. Kept here, not in
+                                   the free stacks, so that their pages may be given
+                                   back to the kernel (MADV_FREE) */
+    uint64_t pagemask;          /* bit i: slot i has a PROT_NONE guard page */
+    unsigned vg[SLAB_STACKS];   /* valgrind stack ids, by slot */
     struct coio__stack_pool *pool; /* NULL once the loop has closed */
     struct coio__slab *next, *prev;       /* pool->slabs */
     struct coio__slab *pnext, *pprev;     /* pool->partial while nfree > 0 */
@@ -199,11 +352,11 @@ static void partial_del(struct coio__stack_pool *pool, struct coio__slab *s)
 /* Unmap a slab whose carved stacks are all on its free list. */
 static void slab_destroy(struct coio__slab *s)
 {
-    for (struct pooled *p = s->free; p; p = p->next) {
+    for (unsigned i = 0; i < s->carved; i++) {
 #ifdef COIO_VALGRIND
-        VALGRIND_STACK_DEREGISTER(p->st.vg_id);
+        VALGRIND_STACK_DEREGISTER(s->vg[i]);
 #endif
-        if (p->st.guarded)
+        if (s->pagemask >> i & 1)
             atomic_fetch_sub(&guarded_now, 1);
     }
     munmap(s->base, s->stride * SLAB_STACKS);
@@ -233,7 +386,8 @@ static int slab_new(struct coio__stack_pool *pool, size_t size)
         errno = ENOMEM;
         return -1;
     }
-    size_t stride = size + page;
+    size_t guard = scheme_now() == COIO_STACK_GUARD_REGION ? region_bytes() : 0;
+    size_t stride = size + (guard ? guard : page);
     void *m = mmap(NULL, stride * SLAB_STACKS, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (m == MAP_FAILED) {
@@ -246,9 +400,26 @@ static int slab_new(struct coio__stack_pool *pool, size_t size)
     /* With THP "always" a touched stack top would pull in a 2 MiB page. */
     madvise(m, stride * SLAB_STACKS, MADV_NOHUGEPAGE);
 #endif
+    if (guard && install_guards(m, stride, SLAB_STACKS, guard) != 0) {
+        munmap(m, stride * SLAB_STACKS); /* refused after all: one-page slots */
+        guard = 0;
+        stride = size + page;
+        m = mmap(NULL, stride * SLAB_STACKS, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            free(s);
+            errno = e == ENOMEM ? ENOMEM : EAGAIN;
+            return -1;
+        }
+#ifdef MADV_NOHUGEPAGE
+        madvise(m, stride * SLAB_STACKS, MADV_NOHUGEPAGE);
+#endif
+    }
     memset(s, 0, sizeof *s);
     s->base = m;
     s->stride = stride;
+    s->guard = guard;
     s->size = size;
     s->pool = pool;
     s->next = pool->slabs;
@@ -263,12 +434,26 @@ static int slab_get(struct coio__stack_pool *pool, size_t size, struct coio__sta
 {
     struct coio__slab *s = pool->partial;
     if (s) {
-        struct pooled *p = s->free;
-        s->free = p->next;
+        unsigned i = (unsigned)__builtin_ctzll(s->freemask);
+        s->freemask &= s->freemask - 1;
         if (--s->nfree == 0)
             partial_del(pool, s);
         pool->slab_free--;
-        *st = p->st;
+        st->map = s->base + s->stride * i;
+        st->map_size = s->stride;
+        st->size = s->size;
+        st->slab = s;
+        st->vg_id = s->vg[i];
+        if (s->guard) {
+            st->guarded = COIO__GUARD_REGION;
+            st->guard = s->guard;
+        } else if (s->pagemask >> i & 1) {
+            st->guarded = COIO__GUARD_PAGE;
+            st->guard = coio__page_size();
+        } else {
+            st->guarded = COIO__GUARD_NONE;
+            st->guard = 0;
+        }
         return 0;
     }
     s = pool->cur;
@@ -278,22 +463,33 @@ static int slab_get(struct coio__stack_pool *pool, size_t size, struct coio__sta
         s = pool->cur;
     }
     size_t page = coio__page_size();
-    char *m = s->base + s->stride * s->carved++;
-    bool guard = atomic_fetch_add(&guarded_now, 1) < read_guard_limit();
-    if (guard && mprotect(m, page, PROT_NONE) != 0)
-        guard = false; /* out of VMAs after all: keep the stack, unguarded */
-    if (!guard)
-        atomic_fetch_sub(&guarded_now, 1);
+    unsigned slot = s->carved++;
+    char *m = s->base + s->stride * slot;
+    size_t g = s->guard;
+    if (g) {
+        st->guarded = COIO__GUARD_REGION;
+    } else {
+        bool guard = atomic_fetch_add(&guarded_now, 1) < read_guard_limit();
+        if (guard && mprotect(m, page, PROT_NONE) != 0)
+            guard = false; /* out of VMAs after all: keep the stack, unguarded */
+        if (!guard)
+            atomic_fetch_sub(&guarded_now, 1);
+        st->guarded = guard ? COIO__GUARD_PAGE : COIO__GUARD_NONE;
+        g = guard ? page : 0;
+        if (guard)
+            s->pagemask |= (uint64_t)1 << slot;
+    }
     st->map = m;
     st->map_size = s->stride;
     st->size = size;
-    st->guarded = guard;
+    st->guard = g;
     st->slab = s;
 #ifdef COIO_VALGRIND
-    st->vg_id = VALGRIND_STACK_REGISTER(m + (guard ? page : 0), m + s->stride);
+    st->vg_id = VALGRIND_STACK_REGISTER(m + g, m + s->stride);
 #else
     st->vg_id = 0;
 #endif
+    s->vg[slot] = st->vg_id;
     return 0;
 }
 
@@ -301,10 +497,8 @@ static void slab_put(struct coio__stack *st)
 {
     struct coio__slab *s = st->slab;
     struct coio__stack_pool *pool = s->pool;
-    struct pooled *p = pooled_of(st);
-    p->st = *st;
-    p->next = s->free;
-    s->free = p;
+    unsigned slot = (unsigned)(((char *)st->map - s->base) / s->stride);
+    s->freemask |= (uint64_t)1 << slot;
     s->nfree++;
     if (!pool) { /* the loop has closed */
         if (s->nfree == s->carved)
@@ -314,10 +508,17 @@ static void slab_put(struct coio__stack *st)
     pool->slab_free++;
     if (!s->on_partial)
         partial_add(pool, s);
-    if (s->nfree == SLAB_STACKS && pool->slab_free - SLAB_STACKS >= pool->max) {
+    if (s->nfree == SLAB_STACKS && pool->slab_free - SLAB_STACKS >= pool->max && pool->trim) {
         slab_unlink(pool, s);
         slab_destroy(s);
     }
+    /* Otherwise an idle slab stays mapped, pages and all, for the next burst:
+       a server's next wave of connections finds its stacks and control blocks
+       without faulting a page in (W3-warm). Lending the pages back with
+       MADV_FREE was measured and rejected: the advice leaves every page table
+       entry old and clean, and the first touch after it trapped to the
+       hypervisor on the VM of the README's table, which made the warm wave 3.3
+       times slower. The loop's close unmaps them. */
 }
 
 int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st)
@@ -343,7 +544,7 @@ void coio__stack_put(struct coio__stack_pool *pool, struct coio__stack *st)
 #ifdef COIO_ASAN
     /* Frames abandoned on this stack (a finished task never returns through
        them) leave poisoned redzones behind; the next user starts clean. */
-    size_t g = st->guarded ? coio__page_size() : 0;
+    size_t g = st->guard;
     __asan_unpoison_memory_region((char *)st->map + g, st->map_size - g);
 #endif
     if (st->slab) {
@@ -440,7 +641,8 @@ _Noreturn void coio__stack_overflow(struct coio__task *t, const void *addr)
     n += put_str(msg + n, "' (stack ", 16);
     n += fmt_dec(msg + n, t->stack.size);
     n += put_str(msg + n, " bytes, ", 16);
-    n += put_str(msg + n, t->stack.guarded ? "guard page" : "no guard page, canary", 32);
+    n += put_str(msg + n, t->stack.guarded == COIO__GUARD_REGION ? "guard region"
+                          : t->stack.guarded ? "guard page" : "no guard page, canary", 32);
     n += put_str(msg + n, ", fault address ", 20);
     n += fmt_hex(msg + n, (uintptr_t)addr);
     n += put_str(msg + n, ")\n", 4);
@@ -470,16 +672,39 @@ static void chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
     sigaction(sig, &dfl, NULL);
 }
 
+/* The stack pointer of the interrupted context, or 0 where unknown. */
+static uintptr_t fault_sp(void *uc)
+{
+#if defined(__linux__) && defined(__x86_64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__linux__) && defined(__aarch64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.sp;
+#elif defined(__linux__) && defined(__riscv)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.__gregs[REG_SP];
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     struct coio__task *t = coio__self();
     if (t) {
         uintptr_t a = (uintptr_t)si->si_addr;
         uintptr_t lo = (uintptr_t)t->stack.map;
-        uintptr_t guard_hi = lo + (t->stack.guarded ? coio__page_size() : 0);
-        /* The guard page itself, or up to 64 KiB below the mapping for a
-           frame large enough to jump over it. */
-        if (a < guard_hi + (t->stack.guarded ? 0 : 256) && a + 65536 >= lo)
+        uintptr_t guard_hi = lo + t->stack.guard;
+        /* The guard itself, or up to 64 KiB below the mapping for a frame
+           large enough to jump over it. */
+        if (a < guard_hi + (t->stack.guard ? 0 : 256) && a + 65536 >= lo)
+            coio__stack_overflow(t, si->si_addr);
+        /* Or the task's stack pointer is below its stack (not on a signal
+           stack): it ran through what lay below before anything faulted. */
+        uintptr_t sp = fault_sp(uc);
+        stack_t ss;
+        if (sp && sp < guard_hi &&
+            !(sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) &&
+              sp >= (uintptr_t)ss.ss_sp && sp - (uintptr_t)ss.ss_sp < ss.ss_size))
             coio__stack_overflow(t, si->si_addr);
     }
     if (t)

@@ -44,14 +44,21 @@ static void lwait_unlink(struct coio__wait *w)
     coio__list_del(&coio__container_of(w, struct lwait, w)->link);
 }
 
-/* Park the current task on list until wake_all/wake_one; returns the wake code. */
-static int lwait_park(struct coio__task *self, struct coio__list *list)
+/* Park the current task on list until wake_all/wake_one or the deadline (< 0: none;
+   then the code is ETIMEDOUT); returns the wake code. */
+static int lwait_park_until(struct coio__task *self, struct coio__list *list, int64_t deadline)
 {
     struct lwait lw = {{coio__wait_cancel_unlink, lwait_unlink}, {NULL, NULL}, self};
     coio__list_push(list, &lw.link);
-    int code = coio__park(self, &lw.w, -1, 0);
+    int code = coio__park(self, &lw.w, deadline, ETIMEDOUT);
     coio__list_del(&lw.link); /* harmless when already unlinked */
     return code;
+}
+
+/* The same without a deadline. */
+static int lwait_park(struct coio__task *self, struct coio__list *list)
+{
+    return lwait_park_until(self, list, -1);
 }
 
 static void wake_all(struct coio__list *list)
@@ -122,6 +129,8 @@ struct coio_reader {
     int err;                /* set_error or a read error (ECONNRESET ...): sticky */
     struct coio__task *waiter; /* the task inside a read call (one at a time: EBUSY) */
     struct coio__list fedq;    /* a fed reader's waiter (struct lwait) */
+    double timeout;         /* coio_reader_set_timeout: bound of each read call, 0: none */
+    int64_t deadline;       /* the running read call's deadline (CLOCK_MONOTONIC ns), or -1 */
 };
 
 struct coio_writer {
@@ -133,9 +142,11 @@ struct coio_writer {
     uint8_t eof_pending;    /* write_eof() called: shut down once flushed */
     uint8_t eof_sent;
     uint8_t flushing;       /* the flusher task runs */
+    uint8_t sendfiling;     /* coio_writer_sendfile owns the fd: writes only queue */
     int err;                /* the send error that lost the connection: sticky */
     struct coio__list drainers;
     struct coio__list closers; /* wait_closed */
+    double timeout;         /* coio_writer_set_timeout: bound of each waiting call, 0: none */
 };
 
 struct stream {
@@ -218,6 +229,7 @@ static int reader_enter(coio_reader *r)
         errno = EBUSY;
         return -1;
     }
+    r->deadline = r->timeout > 0 ? coio__deadline_ns(r->timeout) : -1;
     return 0;
 }
 
@@ -254,7 +266,8 @@ static void reader_consume(coio_reader *r, size_t n)
 }
 
 /* Wait for more bytes: 1 when some arrived, 0 at EOF, -1 with errno (the sticky
-   error, ECANCELED, ENOMEM). The buffer is unchanged on every path but 1. */
+   error, ECANCELED, ENOMEM). The buffer grows only on 1, and on the stored-error
+   path when the read raced the error and got bytes (they stay buffered). */
 static int reader_fill(coio_reader *r)
 {
     if (r->err) {
@@ -268,8 +281,12 @@ static int reader_fill(coio_reader *r)
     if (r->fed) {
         r->waiter = self;
         size_t before = r->len;
-        int code = lwait_park(self, &r->fedq);
+        int code = lwait_park_until(self, &r->fedq, r->deadline);
         r->waiter = NULL;
+        if (code == ECANCELED) { /* a delivered cancel is reported, even over an error */
+            errno = ECANCELED;
+            return -1;
+        }
         if (r->err) {
             errno = r->err;
             return -1;
@@ -287,23 +304,28 @@ static int reader_fill(coio_reader *r)
     if (reader_reserve(r, READ_CHUNK) < 0)
         return -1;
     r->waiter = self;
-    ssize_t n = coio_read(s->fd, r->buf + r->off + r->len, r->cap - r->off - r->len);
+    ssize_t n = coio__read_until(s->fd, r->buf + r->off + r->len, r->cap - r->off - r->len,
+                                 r->deadline);
     int e = errno;
     r->waiter = NULL;
+    if (n < 0 && e == ECANCELED) { /* a delivered cancel is reported, even over an error */
+        errno = ECANCELED;
+        return -1;
+    }
+    if (n > 0) /* kept even if an error was stored meanwhile: nothing read is lost */
+        r->len += (size_t)n;
     if (r->err) {
         errno = r->err;
         return -1;
     }
-    if (n > 0) {
-        r->len += (size_t)n;
+    if (n > 0)
         return 1;
-    }
     if (n == 0 || r->eof || s->closed) {
         r->eof = 1;
         return 0;
     }
-    if (e == ECANCELED || e == ENOMEM || e == EINTR) {
-        errno = e;
+    if (e == ECANCELED || e == ENOMEM || e == EINTR || e == ETIMEDOUT) {
+        errno = e; /* not the connection's fault: the reader stays usable */
         return -1;
     }
     r->err = e; /* the connection is lost (ECONNRESET ...): every later read fails */
@@ -374,6 +396,41 @@ int coio_reader_set_error(coio_reader *r, int err)
 
 int coio_reader_error(const coio_reader *r) { return r ? r->err : 0; }
 
+/* A timeout of 0 or more seconds (infinity allowed), or -1/EINVAL (negative, NaN). */
+static int check_timeout(const void *h, double seconds)
+{
+    if (!h || !(seconds >= 0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int coio_reader_set_timeout(coio_reader *r, double seconds)
+{
+    if (check_timeout(r, seconds) < 0)
+        return -1;
+    r->timeout = seconds > 1e9 ? 0 : seconds; /* infinite (or ~forever): none */
+    return 0;
+}
+
+double coio_reader_get_timeout(const coio_reader *r) { return r ? r->timeout : 0; }
+
+int coio_writer_set_timeout(coio_writer *w, double seconds)
+{
+    if (check_timeout(w, seconds) < 0)
+        return -1;
+    w->timeout = seconds > 1e9 ? 0 : seconds;
+    return 0;
+}
+
+double coio_writer_get_timeout(const coio_writer *w) { return w ? w->timeout : 0; }
+
+static int64_t writer_deadline(const coio_writer *w)
+{
+    return w->timeout > 0 ? coio__deadline_ns(w->timeout) : -1;
+}
+
 int coio_reader_at_eof(const coio_reader *r) { return r && r->eof && r->len == 0; }
 
 size_t coio_reader_buffered(const coio_reader *r) { return r ? r->len : 0; }
@@ -423,7 +480,8 @@ int coio_reader_read_all(coio_reader *r, void **data, size_t *len)
         errno = ENOMEM;
         return -1;
     }
-    memcpy(out, r->buf + r->off, r->len);
+    if (r->len) /* r->buf is NULL until the first byte came */
+        memcpy(out, r->buf + r->off, r->len);
     out[r->len] = 0;
     if (len)
         *len = r->len;
@@ -453,7 +511,8 @@ ssize_t coio_reader_readexactly(coio_reader *r, void *buf, size_t n, coio_read_i
         if (rc == 0) {
             /* IncompleteReadError(partial, n): the buffer goes to the caller (ST4). */
             size_t k = r->len;
-            memcpy(buf, r->buf + r->off, k);
+            if (k) /* r->buf is NULL until the first byte came */
+                memcpy(buf, r->buf + r->off, k);
             reader_consume(r, k);
             if (info)
                 *info = (coio_read_info){.partial_len = k, .expected = n};
@@ -701,9 +760,9 @@ static void flusher_never_ran(void *arg)
 
 static int ensure_flusher(struct stream *s)
 {
-    if (s->w.flushing || s->w.len == 0)
+    if (s->w.flushing || s->w.len == 0 || s->w.sendfiling)
         return 0;
-    coio_task_opts o = {.name = "coio-stream-flush", .arg_dtor = flusher_never_ran};
+    coio_task_opts o = {.name = "coio-stream-flush", .arg_dtor = flusher_never_ran, .eager = -1};
     coio_loop *l = coio_loop_current();
     coio_task *t = l ? coio_loop_spawn(l, &o, flusher, s) : NULL;
     if (!t)
@@ -771,7 +830,7 @@ int coio_writer_write(coio_writer *w, const void *data, size_t n)
     }
     struct stream *s = of_writer(w);
     const char *p = data;
-    if (w->len == 0 && n) {
+    if (w->len == 0 && n && !w->sendfiling) {
         ssize_t k = raw_send(s, p, n);
         if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             int e = errno;
@@ -813,6 +872,7 @@ int coio_writer_drain(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    int64_t deadline = writer_deadline(w);
     for (;;) {
         if (s->has_reader && s->r.err) {
             errno = s->r.err;
@@ -830,7 +890,7 @@ int coio_writer_drain(coio_writer *w)
             return 0;
         if (ensure_flusher(s) < 0)
             return -1;
-        int code = lwait_park(self, &w->drainers);
+        int code = lwait_park_until(self, &w->drainers, deadline);
         if (code) {
             errno = code;
             return -1;
@@ -864,6 +924,59 @@ int coio_writer_set_write_buffer_limits(coio_writer *w, size_t high, size_t low)
 }
 
 size_t coio_writer_buffer_size(const coio_writer *w) { return w ? w->len : 0; }
+
+/* SF1-SF4 on a stream: wait until what the writer holds is sent (nothing may overtake
+   it), then send the file range on the fd itself. Writes made meanwhile (by other
+   tasks) only queue, and go out after it. */
+ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count, int flags)
+{
+    struct coio__task *self = coio__self();
+    if (!self) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (writer_check(w) < 0)
+        return -1;
+    struct stream *s = of_writer(w);
+    if (w->sendfiling) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (offset < 0 || (flags & ~COIO_SENDFILE_NO_FALLBACK) || fd < 0) {
+        errno = fd < 0 ? EBADF : EINVAL;
+        return -1;
+    }
+    int64_t deadline = writer_deadline(w);
+    while (w->len) {
+        if (ensure_flusher(s) < 0)
+            return -1;
+        int code = lwait_park_until(self, &w->drainers, deadline);
+        if (code) {
+            errno = code;
+            return -1;
+        }
+        if (writer_check(w) < 0)
+            return -1;
+    }
+    if (s->fd < 0) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    w->sendfiling = 1;
+    ssize_t n = coio__sendfile(s->fd, fd, offset, count, flags, deadline);
+    int e = errno;
+    w->sendfiling = 0;
+    if (n < 0 && s->closed) {
+        e = ECONNRESET; /* closed under us (abort_clients, close) */
+    } else if (n < 0 && (e == EPIPE || e == ECONNRESET || e == ENOTCONN)) {
+        writer_fail(s, e); /* the connection is lost: every later write says so */
+    } else if (w->len && ensure_flusher(s) < 0) {
+        e = errno;
+        n = -1;
+    }
+    errno = e;
+    return n;
+}
 
 int coio_writer_can_write_eof(const coio_writer *w) { return w != NULL; }
 
@@ -916,8 +1029,9 @@ int coio_writer_wait_closed(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    int64_t deadline = writer_deadline(w);
     while (!s->closed) {
-        int code = lwait_park(self, &w->closers);
+        int code = lwait_park_until(self, &w->closers, deadline);
         if (code) {
             errno = code;
             return -1;
@@ -1175,6 +1289,7 @@ struct coio_server {
     void *arg;
     coio_stream_opts opts;
     size_t nactive;             /* client tasks not done */
+    struct coio__list clients;  /* struct client of those tasks (close/abort_clients) */
     struct coio__list closers;  /* wait_closed */
     struct coio__list serving;  /* serve_forever */
     char *path;                 /* Unix server: the socket file, unlinked on close; owned */
@@ -1197,10 +1312,12 @@ struct client {
     coio_reader *r;
     coio_writer *w;
     struct guard g;
+    struct coio__list link;     /* on srv->clients until client_end */
 };
 
 static void client_end(struct client *c)
 {
+    coio__list_del(&c->link);
     coio_reader_release(c->r);
     coio_writer_release(c->w);
     coio_server *s = c->srv;
@@ -1270,6 +1387,8 @@ static void client_name(int fd, char *buf, size_t len)
 static void start_client(coio_server *s, int fd)
 {
     struct client *c = calloc(1, sizeof *c);
+    if (c)
+        coio__list_init(&c->link);
     if (!c || open_stream(fd, opts_limit(&s->opts), &c->r, &c->w) < 0) {
         free(c);
         coio_close(fd);
@@ -1278,10 +1397,11 @@ static void start_client(coio_server *s, int fd)
     c->srv = s;
     s->refs++;
     s->nactive++;
+    coio__list_push(&s->clients, &c->link);
     char name[64];
     client_name(fd, name, sizeof name);
     coio_task_opts o = {.name = name, .stack_size = s->opts.stack_size,
-                        .arg_dtor = client_never_ran};
+                        .arg_dtor = client_never_ran, .eager = -1};
     coio_task *t = coio_spawn_opts(&o, client_main, c);
     if (!t) {
         client_end(c);
@@ -1361,6 +1481,7 @@ static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_o
         s->opts = *opts;
     coio__list_init(&s->closers);
     coio__list_init(&s->serving);
+    coio__list_init(&s->clients);
     return s;
 }
 
@@ -1387,7 +1508,7 @@ static int server_start(coio_server *s)
             return -1;
         }
         *a = (struct acceptor_arg){s, i};
-        coio_task_opts o = {.name = "coio-accept", .arg_dtor = acceptor_never_ran};
+        coio_task_opts o = {.name = "coio-accept", .arg_dtor = acceptor_never_ran, .eager = -1};
         s->acceptors[i] = coio_spawn_opts(&o, acceptor, a);
         if (!s->acceptors[i]) {
             free(a);
@@ -1573,6 +1694,34 @@ int coio_server_serve_forever(coio_server *s)
     }
     return 0;
 }
+
+/* SV3/SV4: close every client's connection. Gracefully: the writer is closed as
+   coio_writer_close does (what it holds is sent first, then the fd closes and the
+   handler's reader sees EOF). At once: what the writer holds is dropped and the fd
+   closed now. Either way a handler waiting in a read wakes with EOF, and its later
+   writes fail (ECONNRESET, a closed writer). Nothing here waits, and the client
+   list is not changed while it is walked: closing only queues the handlers. */
+static int server_close_clients(coio_server *s, bool abort)
+{
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (struct coio__list *n = s->clients.next; n != &s->clients; n = n->next) {
+        struct client *c = coio__container_of(n, struct client, link);
+        if (abort)
+            stream_finish_close(of_writer(c->w)); /* drops the unsent bytes */
+        else
+            coio_writer_close(c->w);
+    }
+    return 0;
+}
+
+int coio_server_close_clients(coio_server *s) { return server_close_clients(s, false); }
+
+int coio_server_abort_clients(coio_server *s) { return server_close_clients(s, true); }
+
+size_t coio_server_nclients(const coio_server *s) { return s ? s->nactive : 0; }
 
 size_t coio_server_nsockets(const coio_server *s) { return s ? s->nsock : 0; }
 

@@ -44,6 +44,23 @@ static void set_name(coio_future *f, const char *name)
 
 static void task_entry(void *p);
 
+/* memset for the control block: n bytes at p, both multiples of 8 (the
+   struct's layout). GCC turns a constant-size memset of this size into
+   `rep stos`, whose start-up costs more than these few stores (a third of an
+   eager spawn+join, W2); the empty asm keeps the loop from becoming one. */
+static inline void zero_words(void *p, size_t n)
+{
+    _Static_assert(offsetof(struct coio__task, f.name) % 8 == 0, "layout");
+    _Static_assert(sizeof(struct coio__task) % 8 == 0, "layout");
+    uint64_t *w = p;
+    for (size_t i = 0; i < n / 8; i += 2) {
+        __asm__("" : "+r"(w));
+        w[i] = 0;
+        if (i + 1 < n / 8)
+            w[i + 1] = 0;
+    }
+}
+
 static size_t stack_size_for(const coio_task_opts *opts)
 {
     size_t s = opts && opts->stack_size ? opts->stack_size : COIO_STACK_DEFAULT;
@@ -53,6 +70,34 @@ static size_t stack_size_for(const coio_task_opts *opts)
     s *= 4; /* instrumented frames are several times larger */
 #endif
     return s;
+}
+
+/* EG1: run t's first step now, from the running context (a task or the loop
+   context), and come back here when it first suspends or ends. The way back is
+   put at the head of the current batch, which is what a suspending or ending
+   task takes its successor from (coio__next_task): the spawning task itself,
+   or for the loop context a marker that makes next_task answer "the loop
+   context". An eager step that spawns eagerly nests the same way. t is never
+   put on the ready queue here: if it suspends, whatever woke it queues it
+   (EG3); if it ends, it is done (EG2). */
+static void eager_start(coio_loop *l, struct coio__task *t)
+{
+    struct coio__task *self = l->current;
+    struct coio__runnable back;
+    if (self) {
+        self->queued = 1;
+        self->run.next = l->batch;
+        l->batch = &self->run;
+    } else {
+        back.kind = COIO__RUN_EAGER;
+        back.next = l->batch;
+        l->batch = &back;
+    }
+    coio__ctx_switch(l, self, t, false);
+    if (!self) {
+        coio__assert(l->batch == &back);
+        l->batch = back.next;
+    }
 }
 
 coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)(void *), void *arg)
@@ -76,10 +121,10 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     struct coio__task *t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
     /* Everything starts zeroed except the name buffer, of which only the
        first byte matters: a fifth less to clear on every spawn. */
-    memset(t, 0, offsetof(struct coio__task, f.name));
+    zero_words(t, offsetof(struct coio__task, f.name));
     t->f.name[0] = 0;
-    memset((char *)t + offsetof(struct coio__task, f.name) + sizeof t->f.name, 0,
-           sizeof *t - offsetof(struct coio__task, f.name) - sizeof t->f.name);
+    zero_words((char *)t + offsetof(struct coio__task, f.name) + sizeof t->f.name,
+               sizeof *t - offsetof(struct coio__task, f.name) - sizeof t->f.name);
     t->f.magic = COIO__FUT_MAGIC;
     t->f.kind = COIO__FUT_TASK;
     t->f.state = COIO_PENDING;
@@ -90,6 +135,7 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     if (opts && opts->name)
         set_name(&t->f, opts->name);
     t->run.kind = COIO__RUN_TASK;
+    t->ctx = coio__ctx_capture(); /* CV3: a copy of the spawner's context (O(1)) */
     t->fn = fn;
     t->arg = arg;
     t->arg_dtor = opts ? opts->arg_dtor : NULL;
@@ -110,9 +156,29 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     l->heap_need++;
     coio__list_push(&l->tasks, &t->all_link);
     l->ntasks++;
+    int eager = opts && opts->eager ? opts->eager > 0 : l->eager;
+    if (eager && coio__tls_running == l) {
+        eager_start(l, t);
+        return &t->f;
+    }
     t->queued = 1;
     coio__ready_push(l, &t->run);
     return &t->f;
+}
+
+int coio_loop_set_eager(coio_loop *loop, int on)
+{
+    if (!coio__loop_valid(loop) || loop->closed) {
+        errno = EINVAL;
+        return -1;
+    }
+    loop->eager = on != 0;
+    return 0;
+}
+
+int coio_loop_get_eager(coio_loop *loop)
+{
+    return coio__loop_valid(loop) && !loop->closed && loop->eager;
 }
 
 coio_task *coio_spawn_opts(const coio_task_opts *opts, void *(*fn)(void *), void *arg)
@@ -624,6 +690,7 @@ void coio__future_free(coio_future *f)
     struct coio__task *t = coio__as_task(f);
     if (t) {
         coio__group_error_release(t->group_error);
+        coio__ctx_release(t->ctx);
         struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
         coio__stack_put(l->closed ? NULL : &l->pool, &st);

@@ -283,6 +283,10 @@ coio_task *coio_taskgroup_spawn(coio_taskgroup *tg, const coio_task_opts *opts,
     c->cb.timer.index = COIO_NOT_IN_HEAP;
     c->cb.fn = on_child_done;
     c->cb.queued = 0;
+    if (t->state != COIO_PENDING) { /* an eager child that ended in spawn (EG2) */
+        coio__list_del(&c->node.link);
+        child_notify(&c->node, t);
+    }
     coio__list_push(&g->children, &c->link);
     g->npending++;
     return t;

@@ -87,23 +87,34 @@ func benchSpawn() {
 }
 
 // W3 child: N goroutines alive at once, each sleeps 1 s; prints "wall rss".
-func sleepersChild(n int) {
-	var wg sync.WaitGroup
-	wg.Add(n)
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		go func() {
-			time.Sleep(time.Second)
-			wg.Done()
-		}()
+// With warm, two such waves in this process; the wall is the second one's
+// (W3-warm: the second wave finds the first one's goroutines and stacks).
+func sleepersChild(n int, warm bool) {
+	wave := func() float64 {
+		var wg sync.WaitGroup
+		wg.Add(n)
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			go func() {
+				time.Sleep(time.Second)
+				wg.Done()
+			}()
+		}
+		wg.Wait()
+		return time.Since(start).Seconds()
 	}
-	wg.Wait()
-	fmt.Printf("%f %d\n", time.Since(start).Seconds(), peakRSS())
+	wall := wave()
+	if warm {
+		wall = wave()
+	}
+	fmt.Printf("%f %d\n", wall, peakRSS())
 }
 
 // Each size runs in a fresh process so that its peak RSS is its own.
-func runChild(n int) (float64, int64, error) {
-	out, err := exec.Command(os.Args[0], "sleepers-child", strconv.Itoa(n)).Output()
+func runChild(n int) (float64, int64, error) { return runChildMode(n, "sleepers-child") }
+
+func runChildMode(n int, mode string) (float64, int64, error) {
+	out, err := exec.Command(os.Args[0], mode, strconv.Itoa(n)).Output()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -128,6 +139,12 @@ func benchSleepers(sizes []int) {
 		}
 		row(wl, "wall", wall, "s")
 		row(wl, "bytes per task", float64(rss-base)/float64(n), "B")
+		wl = fmt.Sprintf("W3-warm-%dk", n/1000)
+		if wall, _, err = runChildMode(n, "sleepers-warm-child"); err != nil {
+			row(wl, "wall", -1, "s (failed)")
+		} else {
+			row(wl, "wall", wall, "s")
+		}
 	}
 }
 
@@ -242,9 +259,9 @@ func main() {
 			}
 		}
 		benchSleepers(sizes)
-	case "sleepers-child":
+	case "sleepers-child", "sleepers-warm-child":
 		n, _ := strconv.Atoi(os.Args[2])
-		sleepersChild(n)
+		sleepersChild(n, os.Args[1] == "sleepers-warm-child")
 	case "queue":
 		benchQueue()
 	case "timers":
