@@ -859,7 +859,11 @@ typedef struct {
      EMSGSIZE (LimitOverrunError) consumed is asyncio's count: where the separator
               starts, or how far the search went without finding it;
      ENOBUFS  the result does not fit the caller's buffer: nothing was consumed,
-              needed bytes would. */
+              needed bytes would.
+   The calls that take an info set it on every -1: on the common errors every
+   field is 0, also when the reader's stored error (set_error) is itself
+   ENODATA or EMSGSIZE; then nothing was consumed (coio_reader_error tells the
+   two apart). */
 typedef struct {
     size_t partial_len;
     size_t expected;
@@ -936,7 +940,8 @@ COIO_API ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap
    EMSGSIZE for a line over the limit, which is dropped through its newline if
    that was seen, else with everything held (ST2); ENOBUFS when the line does
    not fit cap (nothing consumed: retry with a larger buffer; limit + 1 bytes
-   always suffice); common errors. */
+   always suffice); common errors (a stored error is returned as is, even
+   ENODATA or EMSGSIZE, and drops nothing). */
 COIO_API ssize_t coio_reader_readline(coio_reader *r, void *buf, size_t cap);
 /* Give the handle back (see the section head). NULL is ignored. */
 COIO_API void coio_reader_release(coio_reader *r);
