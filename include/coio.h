@@ -174,9 +174,11 @@ COIO_API void coio_handle_release(coio_handle *h);
 /* Spawn fn(arg) as a task of the current loop. It starts on a later loop
    iteration (never inside this call). Returns a handle the caller owns (release
    it with coio_task_release; releasing at once makes a detached task), or NULL
-   with errno EINVAL (fn NULL, no current loop, or the loop closed), ENOMEM
-   (no memory for the stack; EAGAIN if mmap hit a kernel limit) or EPERM (debug
-   mode: called from another thread while the loop runs). */
+   with errno EINVAL (fn NULL, no current loop, or the loop closed; for
+   coio_spawn_opts also a stack_size within two pages of SIZE_MAX, whose
+   rounding would wrap), ENOMEM (no memory for the stack, or a stack_size too
+   large for the address space; EAGAIN if mmap hit a kernel limit) or EPERM
+   (debug mode: called from another thread while the loop runs). */
 COIO_API coio_task *coio_spawn(void *(*fn)(void *), void *arg);
 
 /* The same with options (opts may be NULL). */
@@ -897,7 +899,8 @@ typedef struct {
    (else EINVAL, ST1). NULL with errno EINVAL or ENOMEM. */
 COIO_API coio_reader *coio_reader_new(long limit);
 /* Append bytes / mark EOF: wake the waiting reader. feed_data after EOF is
-   EPIPE; both are EINVAL for NULL or a reader with an fd. */
+   EPIPE, and ENOMEM when the bytes cannot be held (nothing is appended);
+   both are EINVAL for NULL or a reader with an fd. */
 COIO_API int coio_reader_feed_data(coio_reader *r, const void *data, size_t n);
 COIO_API int coio_reader_feed_eof(coio_reader *r);
 /* Make every pending and later read fail with err (> 0), and drain() of the

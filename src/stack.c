@@ -322,6 +322,13 @@ static void slab_put(struct coio__stack *st)
 int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st)
 {
     size_t page = coio__page_size();
+    /* Rounding up to pages and adding the guard page must not wrap (a wrapped
+       size mapped only the guard page, and the control block was written past
+       it). A size that fits but is too large to map is ENOMEM from mmap. */
+    if (size > SIZE_MAX - 2 * page) {
+        errno = EINVAL;
+        return -1;
+    }
     size_t want = (size + page - 1) & ~(page - 1);
     if (pool && want == slab_stack_size())
         return slab_get(pool, want, st);

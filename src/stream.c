@@ -231,6 +231,10 @@ static int reader_reserve(coio_reader *r, size_t want)
         if (r->cap - r->len >= want)
             return 0;
     }
+    if (want > SIZE_MAX / 2 - r->len) { /* the doubling below would wrap */
+        errno = ENOMEM;
+        return -1;
+    }
     size_t cap = r->cap ? r->cap : READ_CHUNK;
     while (cap - r->len < want)
         cap *= 2;
@@ -764,6 +768,10 @@ static int writer_append(coio_writer *w, const void *p, size_t n)
             w->off = 0;
         }
         if (w->cap - w->len < n) {
+            if (n > SIZE_MAX / 2 - w->len) { /* the doubling below would wrap */
+                errno = ENOMEM;
+                return -1;
+            }
             size_t cap = w->cap ? w->cap : 4096;
             while (cap - w->len < n)
                 cap *= 2;

@@ -476,6 +476,45 @@ END_TEST
 START_TEST(test_readline_after_set_error_emsgsize_returns_it_and_keeps_bytes) { RUN(stored_emsgsize); }
 END_TEST
 
+/* A byte count whose buffer growth would wrap size_t is ENOMEM at once (the
+   doubling used to wrap to 0 and spin); nothing is read from data, nothing is
+   buffered, and the reader/writer work afterwards. */
+static void huge_counts(void)
+{
+    char small[8] = "abc\n";
+    coio_reader *r = coio_reader_new(COIO_STREAM_LIMIT);
+    feed(r, "x");
+    ck_assert_err(coio_reader_feed_data(r, small, SIZE_MAX - 16), ENOMEM);
+    ck_assert_err(coio_reader_feed_data(r, small, SIZE_MAX / 2), ENOMEM);
+    ck_assert_uint_eq(coio_reader_buffered(r), 1);
+    feed(r, "yz\n");
+    char buf[16];
+    ck_assert_int_eq(coio_reader_readline(r, buf, sizeof buf), 4);
+    ck_assert(memcmp(buf, "xyz\n", 4) == 0);
+    coio_reader_release(r);
+
+    coio_reader *sr;
+    coio_writer *w;
+    int peer;
+    stream_pair(&sr, &w, &peer);
+    /* Fill the socket so that what follows is queued, not sent. */
+    static char block[1 << 16];
+    size_t queued_before;
+    do {
+        ck_assert_int_eq(coio_writer_write(w, block, sizeof block), 0);
+        queued_before = coio_writer_buffer_size(w);
+    } while (queued_before == 0);
+    ck_assert_err(coio_writer_write(w, small, SIZE_MAX - 16), ENOMEM);
+    ck_assert_err(coio_writer_write(w, small, SIZE_MAX / 2), ENOMEM);
+    ck_assert_uint_eq(coio_writer_buffer_size(w), queued_before);
+    coio_reader_release(sr);
+    coio_writer_release(w);
+    close(peer);
+}
+
+START_TEST(test_feed_and_write_with_wrapping_sizes_enomem) { RUN(huge_counts); }
+END_TEST
+
 /* ---- ST6: one reader at a time; a cancelled read leaves it usable ------------------------ */
 
 static void st6(void)
@@ -1252,6 +1291,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_ST5_at_eof_and_set_error);
     tcase_add_test(tc, test_readline_after_set_error_enodata_returns_it_and_keeps_bytes);
     tcase_add_test(tc, test_readline_after_set_error_emsgsize_returns_it_and_keeps_bytes);
+    tcase_add_test(tc, test_feed_and_write_with_wrapping_sizes_enomem);
     tcase_add_test(tc, test_ST6_concurrent_reader_ebusy_and_cancel);
     tcase_add_test(tc, test_ST7_reader_pulls_only_what_it_needs);
     tcase_add_test(tc, test_bad_input_outside_tasks_and_null);
