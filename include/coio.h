@@ -119,8 +119,14 @@ COIO_API int coio_loop_stop(coio_loop *loop);
    ends CANCELLED without running again; a lock, permit, notification or queue
    slot it had been handed (woken, not yet run) passes to the next waiter, so the
    primitive stays usable from other loops. The loop memory is freed once no task
-   handle refers to it; the loop pointer must not be used afterwards (as after
-   free()). Returns 0, or -1 with errno EBUSY (running) or EINVAL (NULL). */
+   handle refers to it. Until then the loop is closed but valid: closing it
+   again returns 0, and the calls that need an open loop give EINVAL. Once freed,
+   coio keeps no memory of it but its address in a registry of live loops, so
+   every call taking a loop (a second close included) gives EINVAL without
+   reading freed memory; only if a later coio_loop_new happens to get the same
+   address does the stale pointer name that new loop, as with any freed pointer.
+   Returns 0, or -1 with errno EBUSY (running) or EINVAL (NULL, not a live
+   loop). */
 COIO_API int coio_loop_close(coio_loop *loop);
 
 /* The loop's clock: CLOCK_MONOTONIC in seconds (unspecified epoch). loop may be

@@ -5,6 +5,7 @@
 #include "coio_int.h" /* white-box: the timer heap's size, capacity and order */
 
 #include <math.h>
+#include <pthread.h>
 #include <malloc.h>
 #include <stdint.h>
 
@@ -723,6 +724,62 @@ START_TEST(test_task_sleep_allocates_nothing)
 }
 END_TEST
 
+/* A loop whose memory was freed (closed, no task handle left) is found missing
+   in the registry of live loops: a second close and every other call taking it
+   give EINVAL without reading the freed memory (ASan/valgrind runs of this test
+   would report a use after free). */
+static void *close_twice_thread(void *arg)
+{
+    coio_loop *l = arg;
+    errno = 0;
+    int rc = coio_call_soon_threadsafe(l, log_cb, "x");
+    return (void *)(intptr_t)(rc == -1 && errno == EINVAL);
+}
+
+START_TEST(test_L9_double_close_after_free_einval_without_reading_freed_memory)
+{
+    reset();
+    coio_loop *l = coio_loop_new();
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(coio_loop_close(l), 0); /* no handle refers to it: freed here */
+    ck_assert_err(coio_loop_close(l), EINVAL);
+    ck_assert_err(coio_loop_set_current(l), EINVAL);
+    ck_assert_int_eq(coio_loop_is_running(l), 0);
+    ck_assert_err(coio_loop_stop(l), EINVAL);
+    ck_assert_err(coio_loop_run_forever(l), EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(coio_call_soon(l, log_cb, "x"));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(coio_loop_spawn(l, NULL, ret_arg, NULL));
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_err(coio_call_soon_threadsafe(l, log_cb, "x"), EINVAL);
+    pthread_t th;
+    void *ok = NULL;
+    ck_assert_int_eq(pthread_create(&th, NULL, close_twice_thread, l), 0);
+    ck_assert_int_eq(pthread_join(th, &ok), 0);
+    ck_assert_ptr_eq(ok, (void *)1);
+
+    /* The same after the last task handle let go of a closed loop; other live
+       loops are unaffected. */
+    coio_loop *a = coio_loop_new(), *b = coio_loop_new();
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    coio_task *t = coio_loop_spawn(a, NULL, ret_arg, (void *)3);
+    ck_assert_int_eq(coio_loop_run_until_complete(a, t, NULL), 0);
+    ck_assert_int_eq(coio_loop_close(a), 0);
+    ck_assert_int_eq(coio_loop_close(a), 0); /* closed, still held by t: valid */
+    coio_task_release(t);                    /* frees a */
+    ck_assert_err(coio_loop_close(a), EINVAL);
+    ck_assert_ptr_nonnull(coio_call_soon(b, log_cb, "b"));
+    one_iteration(b);
+    ck_assert_log(&ev, "b");
+    ck_assert_int_eq(coio_loop_close(b), 0);
+    ck_assert_err(coio_loop_close(b), EINVAL);
+    ck_assert_log(&ev, "b");
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -745,6 +802,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, test_L8_nested_run_ebusy_and_close_while_running);
     tcase_add_test(tc, test_L9_close_drops_callbacks_and_timers);
     tcase_add_test(tc, test_L9_close_idempotent_use_after_close_einval);
+    tcase_add_test(tc, test_L9_double_close_after_free_einval_without_reading_freed_memory);
     tcase_add_test(tc, test_loop_current_and_set_current);
     tcase_add_test(tc, test_loop_time_monotonic);
     suite_add_tcase(s, tc);
