@@ -6,6 +6,7 @@
 #   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
 #   make check SANITIZE=address|undefined
+#   make check LTO=1       link-time optimized build (e.g. CFLAGS="-O3 -g"); CC=clang works too
 #   make bench             benchmarks in bench/, printed as a table
 #   make install PREFIX=/usr/local
 # Variables: CC, POLLER (epoll|kqueue; auto), SANITIZE, STATIC=1 (static test
@@ -57,6 +58,12 @@ ALL_CFLAGS += -fsanitize=thread
 SAN_LD := -fsanitize=thread
 else ifneq ($(SANITIZE),)
 $(error SANITIZE must be address, undefined or thread)
+endif
+# LTO=1: link-time optimization, in its own build directory (CI: with -O3).
+ifeq ($(LTO),1)
+ALL_CFLAGS += -flto
+SAN_LD += -flto
+BUILD := $(BUILD)-lto
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)
 

@@ -250,15 +250,28 @@ START_TEST(test_D2_under_threshold_not_reported)
 END_TEST
 
 /* A task alone on the loop resumes itself without a switch: each of its steps
-   is still timed on its own, not summed. */
+   is still timed on its own, not summed. 16 steps of a quarter threshold sum to
+   4 thresholds. A step may itself be reported when the process is descheduled
+   in the middle of it (wall time, as asyncio), so the test measures each step
+   too and requires every report to be no longer than the longest step plus two
+   thresholds: a summed report (4 thresholds of spinning alone) fails that
+   unless a step was stalled for more than 2 thresholds itself. */
+#define LONE_STEPS 16
+static double lone_longest;
+
 static void *lone_main(void *arg)
 {
     (void)arg;
     coio_loop *l = coio_loop_current();
     coio_loop_set_debug(l, 1);
     coio_loop_set_slow_callback_duration(l, thr());
-    for (int i = 0; i < 8; i++) {
+    lone_longest = 0;
+    for (int i = 0; i < LONE_STEPS; i++) {
+        double t0 = now();
         spin(thr() / 4);
+        double d = now() - t0;
+        if (d > lone_longest)
+            lone_longest = d;
         coio_yield();
     }
     return NULL;
@@ -269,7 +282,14 @@ START_TEST(test_D2_lone_task_steps_timed_separately)
     capture_begin();
     ck_assert_int_eq(run_main(lone_main, NULL, NULL), 0);
     const char *out = capture_end();
-    ck_assert_msg(!strstr(out, "coio: Executing"), "%s", out);
+    const char *key = "coio: Executing <task 'Task-1'> took ";
+    for (const char *p = out; (p = strstr(p, key)); p += strlen(key)) {
+        double v;
+        ck_assert_int_eq(sscanf(p + strlen(key), "%lf seconds", &v), 1);
+        /* the report has 3 decimals: one more millisecond of rounding */
+        ck_assert_msg(v <= lone_longest + 2 * thr() + 0.001, "longest step %.4f s; %s",
+                      lone_longest, out);
+    }
 }
 END_TEST
 

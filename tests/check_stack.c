@@ -556,8 +556,11 @@ static void *many_main(void *arg)
         ck_assert_ptr_eq(r, (void *)(intptr_t)i);
         coio_task_release(t[i]);
     }
+    /* Every sleeper slept its 0.2 s. No upper bound: how long 100,000 spawns
+       take is machine speed (bench/), and a loaded CI runner took 25 s; a hang
+       is caught by the test case's timeout. */
     double dt = now() - t0;
-    ck_assert_time(dt, 0.2, 10.0);
+    ck_assert_msg(dt >= 0.2, "%.3f s", dt);
     free(t);
     return arg;
 }

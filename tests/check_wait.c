@@ -79,6 +79,13 @@ static void *cancel_after(void *arg)
     return NULL;
 }
 
+static void *cancel_now(void *arg)
+{
+    evlog_add(&ev, "cancel");
+    ck_assert_int_eq(coio_cancel(arg), 1);
+    return NULL;
+}
+
 static void *cancel_later(void *arg)
 {
     coio_sleep(0.05);
@@ -306,7 +313,10 @@ static void *w5_main(void *arg)
     child_init(&c, "c", 0.4, 3, 0);
     child_init(&d, "d", 0.05, 4, 0);
     coio_task *t[4] = {spawn_child(&a), spawn_child(&b), spawn_child(&c), spawn_child(&d)};
-    coio_task *k = coio_spawn(cancel_after, t[0]); /* a is cancelled at 0.02: no count */
+    /* a is cancelled in the batch in which the children start, so its cancel is
+       queued before d's timer can be due however late the loop runs (a
+       cancel_after sleeping 0.02 lost to d's 0.05 on a stalled process). */
+    coio_task *k = coio_spawn(cancel_now, t[0]); /* a cancelled: no count */
     coio_task *done[4], *pending[4];
     size_t nd, np;
     double t0 = now();
@@ -712,11 +722,12 @@ static void *await_body(void *arg)
     return NULL;
 }
 
+/* x is a plain future completed by the test at the end, so that it cannot
+   finish during the waits below however late the loop runs (a 0.1 s child
+   once finished before a stalled process checked it was still running). */
 static void *s1_main(void *arg)
 {
-    child x;
-    child_init(&x, "x", 0.1, 5, 0);
-    coio_task *t = spawn_child(&x);
+    coio_task *t = coio_future_new();
     coio_future *s = coio_shield(t);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_ne(s, t);
@@ -733,10 +744,12 @@ static void *s1_main(void *arg)
     coio_future *s3 = coio_shield(t);
     ck_assert_err(coio_wait_for(s3, 0, NULL), ETIMEDOUT);
     ck_assert_int_eq(coio_task_cancelling(t), 0);
+    ck_assert_int_eq(coio_task_done(t), 0);
+    ck_assert_int_eq(coio_future_set_result(t, (void *)5), 0);
     void *r = NULL;
     ck_assert_int_eq(coio_await(t, &r), 0);
     ck_assert_ptr_eq(r, (void *)5);
-    ck_assert_log(&ev, "cancel await:ECANCELED x:done");
+    ck_assert_log(&ev, "cancel await:ECANCELED");
     coio_future_release(s);
     coio_future_release(s2);
     coio_future_release(s3);
@@ -898,50 +911,53 @@ START_TEST(test_AC1_yields_tasks_in_completion_order)
 }
 END_TEST
 
+/* What completes when is set by the test itself, not by racing sleeps against
+   the deadline (a stalled process once saw a's 0.01 s timer lose to the 0.05 s
+   deadline): a is finished before the iterator exists, b and the d/e/f of the
+   second part are plain futures completed at chosen points, c sleeps for 10 s. */
 static void *ac2_main(void *arg)
 {
-    child c[3];
-    child_init(&c[0], "a", 0.01, 0, 0);
-    child_init(&c[1], "b", 0.1, 1, 0);
-    child_init(&c[2], "c", 0.3, 2, 0);
-    coio_task *t[3] = {spawn_child(&c[0]), spawn_child(&c[1]), spawn_child(&c[2])};
+    child ca, cc;
+    child_init(&ca, "a", 0.01, 0, 0);
+    child_init(&cc, "c", 10, 2, 0);
+    coio_task *t[3] = {spawn_child(&ca), coio_future_new(), spawn_child(&cc)};
+    ck_assert_int_eq(coio_await(t[0], NULL), 0);
     double t0 = now();
     coio_as_completed *it = coio_as_completed_new(t, 3, 0.05);
     coio_task *got = NULL;
     ck_assert_int_eq(coio_as_completed_next(it, &got), 1);
     ck_assert_ptr_eq(got, t[0]);
     ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT);
-    ck_assert_time(now() - t0, 0.05, 0.09);
-    coio_sleep(0.07); /* b finishes meanwhile, after the deadline: never yielded */
-    ck_assert_int_eq(coio_task_done(t[1]), 1);
-    ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT); /* one per task left */
+    ck_assert_time(now() - t0, 0.05, 1.0);
+    ck_assert_int_eq(coio_future_set_result(t[1], (void *)1), 0); /* b finishes after the deadline */
+    ck_assert_int_eq(coio_sleep(0.01), 0);                        /* its callbacks have run */
+    ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT); /* never yielded: one per task left */
     ck_assert_int_eq(coio_as_completed_next(it, &got), 0);
-    ck_assert_int_eq(coio_task_cancelling(t[1]), 0); /* nothing was cancelled */
-    ck_assert_int_eq(coio_await(t[1], NULL), 0);
-    ck_assert_int_eq(coio_await(t[2], NULL), 0);
+    ck_assert_int_eq(coio_task_cancelling(t[2]), 0); /* nothing was cancelled */
+    ck_assert(!coio_task_done(t[2]));
+    ck_assert(!coio_future_cancelled(t[1]));
     coio_as_completed_free(it);
+    coio_cancel(t[2]);
+    ck_assert_err(coio_await(t[2], NULL), ECANCELED);
+    coio_absorb_cancel();
 
     /* Finished before the deadline but asked for later: still yielded first. */
-    child d[3];
-    child_init(&d[0], "d", 0.01, 0, 0);
-    child_init(&d[1], "e", 0.02, 0, 0);
-    child_init(&d[2], "f", 0.2, 0, 0);
-    coio_task *u[3] = {spawn_child(&d[0]), spawn_child(&d[1]), spawn_child(&d[2])};
+    coio_task *u[3] = {coio_future_new(), coio_future_new(), coio_future_new()};
     it = coio_as_completed_new(u, 3, 0.05);
-    coio_sleep(0.08);
+    ck_assert_int_eq(coio_future_set_result(u[0], NULL), 0); /* no suspension since new: */
+    ck_assert_int_eq(coio_future_set_result(u[1], NULL), 0); /* both before the deadline */
+    ck_assert_int_eq(coio_sleep(0.08), 0);
     ck_assert_int_eq(coio_as_completed_next(it, &got), 1);
     ck_assert_ptr_eq(got, u[0]);
     ck_assert_int_eq(coio_as_completed_next(it, &got), 1);
     ck_assert_ptr_eq(got, u[1]);
     ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT);
     ck_assert_int_eq(coio_as_completed_next(it, &got), 0);
+    ck_assert(!coio_future_done(u[2])); /* not cancelled either */
     coio_as_completed_free(it);
-    coio_cancel(u[2]);
-    ck_assert_err(coio_await(u[2], NULL), ECANCELED);
-    coio_absorb_cancel();
     release_all(t, 3);
     release_all(u, 3);
-    return NULL;
+    return arg;
 }
 
 START_TEST(test_AC2_timeout_each_step_cancels_nothing)
