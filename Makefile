@@ -61,8 +61,8 @@ $(error SANITIZE must be address, undefined or thread)
 endif
 # LTO=1: link-time optimization, in its own build directory (CI: with -O3).
 ifeq ($(LTO),1)
-ALL_CFLAGS += -flto
-SAN_LD += -flto
+ALL_CFLAGS += -flto=auto
+SAN_LD += -flto=auto
 BUILD := $(BUILD)-lto
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)

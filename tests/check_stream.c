@@ -599,6 +599,7 @@ static void st7(void)
     }
     /* The writer is blocked on a full kernel buffer; we hold one read's worth. */
     ck_assert(!coio_task_done(t));
+    ck_assert_uint_eq(got, 200 * 100);
     ck_assert_uint_le(maxheld, 64 * 1024);
     g_stop = 1;
     coio_cancel(t);
