@@ -121,10 +121,10 @@ COIO_API int coio_loop_stop(coio_loop *loop);
    primitive stays usable from other loops. The loop memory is freed once no task
    handle refers to it. Until then the loop is closed but valid: closing it
    again returns 0, and the calls that need an open loop give EINVAL. Once freed,
-   coio keeps no memory of it but its address in a registry of live loops, so
-   every call taking a loop (a second close included) gives EINVAL without
-   reading freed memory; only if a later coio_loop_new happens to get the same
-   address does the stale pointer name that new loop, as with any freed pointer.
+   it is gone from coio's registry of live loops, so every call taking a loop
+   (a second close included) gives EINVAL without reading the freed memory;
+   only if a later coio_loop_new happens to get the same address does the stale
+   pointer name that new loop, as with any freed pointer.
    Returns 0, or -1 with errno EBUSY (running) or EINVAL (NULL, not a live
    loop). */
 COIO_API int coio_loop_close(coio_loop *loop);
