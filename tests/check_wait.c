@@ -86,14 +86,6 @@ static void *cancel_now(void *arg)
     return NULL;
 }
 
-static void *cancel_later(void *arg)
-{
-    coio_sleep(0.05);
-    evlog_add(&ev, "cancel");
-    ck_assert_int_eq(coio_cancel(arg), 1);
-    return NULL;
-}
-
 /* Block the whole loop (no task or callback runs) for s seconds. */
 static void busy(void *arg)
 {
@@ -597,6 +589,36 @@ static void *wait_for_body(void *arg)
     return NULL;
 }
 
+typedef struct {
+    coio_event in_cleanup, release;
+    coio_task *target;
+} y_ctx;
+
+/* Cancelled in its wait: cleans up until released (or cancelled again), then
+   ends cancelled. */
+static void *y_body(void *arg)
+{
+    y_ctx *c = arg;
+    ck_assert_int_eq(coio_sleep(10), -1);
+    evlog_add(&ev, "y:cancelled");
+    ck_assert_int_eq(coio_absorb_cancel(), 1);
+    coio_event_set(&c->in_cleanup);
+    coio_event_wait(&c->release); /* or the cancel wait_for forwards to y */
+    evlog_add(&ev, "y:cleaned");
+    coio_fail(ECANCELED);
+    return NULL;
+}
+
+static void *y_canceller(void *arg)
+{
+    y_ctx *c = arg;
+    ck_assert_int_eq(coio_event_wait(&c->in_cleanup), 0);
+    evlog_add(&ev, "cancel");
+    ck_assert_int_eq(coio_cancel(c->target), 1);
+    coio_event_set(&c->release);
+    return NULL;
+}
+
 static void *wf5_main(void *arg)
 {
     /* Cancelled while waiting: x is cancelled too, ECANCELED after x's end. */
@@ -619,15 +641,18 @@ static void *wf5_main(void *arg)
     coio_task_release(wt);
     coio_task_release(k);
 
-    /* Cancelled during the cancellation that follows a timeout: still ECANCELED. */
+    /* Cancelled during the cancellation that follows a timeout: still ECANCELED.
+       y's cleanup lasts until the canceller is done, and the canceller starts
+       once y is in its cleanup: the order is fixed by events, not by a 0.05 s
+       sleep racing y's 0.01 s timeout (which a stalled process reordered). */
     memset(&ev, 0, sizeof ev);
-    child y;
-    child_init(&y, "y", 10, 1, 0);
-    y.absorb = 0.1;
-    y.reraise = 1;
-    wf_call v = {.t = spawn_child(&y), .timeout = 0.01};
+    y_ctx yc;
+    coio_event_init(&yc.in_cleanup);
+    coio_event_init(&yc.release);
+    wf_call v = {.t = coio_spawn(y_body, &yc), .timeout = 0.01};
     wt = coio_spawn(wait_for_body, &v);
-    k = coio_spawn(cancel_later, wt); /* at 0.05, during y's cleanup */
+    yc.target = wt;
+    k = coio_spawn(y_canceller, &yc); /* during y's cleanup */
     ck_assert_err(coio_await(wt, NULL), ECANCELED);
     coio_absorb_cancel();
     ck_assert_int_eq(v.err, ECANCELED);
