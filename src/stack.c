@@ -108,7 +108,9 @@ static int map_stack(size_t size, struct coio__stack *st)
         int e = errno;
         if (guard)
             atomic_fetch_sub(&guarded_now, 1);
-        errno = e == ENOMEM ? ENOMEM : EAGAIN;
+        /* EINVAL for a page-aligned, non-zero length means a length the kernel
+           (or valgrind) will not map at all: no memory for it, as ENOMEM. */
+        errno = e == ENOMEM || e == EINVAL ? ENOMEM : EAGAIN;
         return -1;
     }
     if (guard && mprotect(m, page, PROT_NONE) != 0) {
