@@ -245,6 +245,7 @@ struct thr {
     evlog log;        /* this thread's own event log */
     int rc;
     void *result;
+    coio_event xd[STEPS], yd[STEPS]; /* x's / y's step k is logged */
 };
 
 struct step_arg {
@@ -253,22 +254,23 @@ struct step_arg {
     double offset;    /* first wake-up, then every 0.06 s */
 };
 
-/* Sleep to absolute instants so that errors do not accumulate. */
+/* Sleep to absolute instants so that errors do not accumulate;
+   x and y take turns (x1 y1 x2 ...): each waits for the other's previous
+   step, so a late wake-up (a sleep whose target has passed is a plain yield)
+   cannot reorder them. */
 static void *stepper(void *p)
 {
     struct step_arg *a = p;
+    struct thr *th = a->th;
     for (int k = 0; k < STEPS; k++) {
-        double target = a->th->start + a->offset + 0.06 * k;
+        if (a->who == 'y')
+            ck_assert_int_eq(coio_event_wait(&th->xd[k]), 0);
+        else if (k > 0)
+            ck_assert_int_eq(coio_event_wait(&th->yd[k - 1]), 0);
+        double target = th->start + a->offset + 0.06 * k;
         ck_assert_int_eq(coio_sleep(target - now()), 0);
-        evlog_add(&a->th->log, "%c%d", a->who, k + 1);
-        /* Both loops are running at once: each x stepper, after its first
-           step, blocks its loop until the other thread's has done the same
-           (a loop that ran only after the other had ended hangs here, and the
-           case timeout fails the test). This replaces counting how often the
-           threads' events interleave, which valgrind's one-thread-at-a-time
-           scheduling made BBAAAAAABBBB. */
-        if (k == 0 && a->who == 'x')
-            pthread_barrier_wait(&mid_bar);
+        evlog_add(&th->log, "%c%d", a->who, k + 1);
+        coio_event_set(a->who == 'x' ? &th->xd[k] : &th->yd[k]);
         pthread_mutex_lock(&order_mu);
         order[norder++] = a->th->id;
         pthread_mutex_unlock(&order_mu);
@@ -280,6 +282,16 @@ static void *thread_main(void *p)
 {
     struct thr *th = p;
     th->loop = coio_loop_current();
+    for (int k = 0; k < STEPS; k++) {
+        coio_event_init(&th->xd[k]);
+        coio_event_init(&th->yd[k]);
+    }
+    /* Both loops run at once: each waits here, inside its coio_run, for the
+       other (a loop that ran only after the other had ended hangs, and the
+       case timeout fails the test). This replaces counting how often the
+       threads' events interleave, which valgrind's one-thread-at-a-time
+       scheduling made BBAAAAAABBBB. */
+    pthread_barrier_wait(&mid_bar);
     struct step_arg x = {th, 'x', th->id == 'A' ? 0.015 : 0.030};
     struct step_arg y = {th, 'y', th->id == 'A' ? 0.045 : 0.060};
     coio_task *tx = coio_spawn(stepper, &x);
