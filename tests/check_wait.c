@@ -304,6 +304,7 @@ static void *w5_main(void *arg)
     child_init(&b, "b", 0.1, 0, EIO);
     child_init(&c, "c", 0.4, 3, 0);
     child_init(&d, "d", 0.05, 4, 0);
+    double t_spawn = now();
     coio_task *t[4] = {spawn_child(&a), spawn_child(&b), spawn_child(&c), spawn_child(&d)};
     /* a is cancelled in the batch in which the children start, so its cancel is
        queued before d's timer can be due however late the loop runs (a
@@ -313,7 +314,7 @@ static void *w5_main(void *arg)
     size_t nd, np;
     double t0 = now();
     ck_assert_int_eq(coio_wait(t, 4, -1, COIO_FIRST_EXCEPTION, done, &nd, pending, &np), 0);
-    ck_assert_time(now() - t0, 0.1, 0.3);
+    ck_assert_time(now() - t0, 0.1, 1.0); /* pending[] shows c was not awaited */
     ck_assert_uint_eq(nd, 3);
     ck_assert_ptr_eq(done[0], t[0]);
     ck_assert_ptr_eq(done[1], t[1]);
@@ -329,9 +330,10 @@ static void *w5_main(void *arg)
     ck_assert_log(&ev, "cancel a:cancelled d:done b:done");
     /* No errors at all: the same as ALL_COMPLETED. */
     coio_task *ok[2] = {t[2], t[3]};
-    t0 = now();
     ck_assert_int_eq(coio_wait(ok, 2, -1, COIO_FIRST_EXCEPTION, done, &nd, NULL, &np), 0);
-    ck_assert_time(now() - t0, 0.25, 0.8);
+    /* until c's 0.4 s have passed since the spawn (not "0.25 s from now",
+       which assumed the first wait returned on time) */
+    ck_assert_time(now() - t_spawn, 0.4, 1.0);
     ck_assert_uint_eq(nd, 2);
     ck_assert_uint_eq(np, 0);
     coio_task_error(t[1]);
