@@ -6,6 +6,7 @@
 #   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
 #   make check SANITIZE=address|undefined
+#   make check LTO=1       link-time optimized build (e.g. CFLAGS="-O3 -g"); CC=clang works too
 #   make bench             benchmarks in bench/, printed as a table
 #   make fuzz FUZZ_SECONDS=N   the libFuzzer targets in tests/fuzz/ (clang), N s each
 #   make soak SOAK_SECONDS=N   the example servers under tests/soak/'s load client
@@ -59,6 +60,12 @@ ALL_CFLAGS += -fsanitize=thread
 SAN_LD := -fsanitize=thread
 else ifneq ($(SANITIZE),)
 $(error SANITIZE must be address, undefined or thread)
+endif
+# LTO=1: link-time optimization, in its own build directory (CI: with -O3).
+ifeq ($(LTO),1)
+ALL_CFLAGS += -flto=auto
+SAN_LD += -flto=auto
+BUILD := $(BUILD)-lto
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)
 

@@ -67,7 +67,9 @@ static size_t stack_size_for(const coio_task_opts *opts)
     if (s < COIO_STACK_MIN)
         s = COIO_STACK_MIN;
 #ifdef COIO_ASAN
-    s *= 4; /* instrumented frames are several times larger */
+    /* instrumented frames are several times larger; a size this would wrap is
+       refused by coio__stack_get (SIZE_MAX: EINVAL) */
+    s = s > SIZE_MAX / 4 ? SIZE_MAX : s * 4;
 #endif
     return s;
 }

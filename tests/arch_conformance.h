@@ -71,7 +71,9 @@ void *conf_probe_switch(void **save_sp, void *load_sp, void *arg, const uint64_t
                         uint64_t *out);
 uintptr_t conf_sp_here(void);
 void conf_entry_stub(void *arg);
-void conf_entry_c(void *arg);
+/* Called only from the top-level asm of conf_entry_stub: "used" keeps LTO from
+   dropping it (the asm's reference is invisible to the compiler). */
+__attribute__((used)) void conf_entry_c(void *arg);
 uintptr_t conf_entry_sp;
 
 #if defined(__x86_64__)
@@ -677,7 +679,7 @@ static void conf_fp_status_flags_not_restored(void)
 static uintptr_t conf_c_sp;
 static void *conf_entry_arg;
 
-void conf_entry_c(void *arg)
+__attribute__((used)) void conf_entry_c(void *arg)
 {
     conf_entered();
     conf_entry_arg = arg;
