@@ -223,10 +223,16 @@ static int map_stack(size_t size, struct coio__stack *st)
     size = (size + page - 1) & ~(page - 1);
     if (scheme_now() == COIO_STACK_GUARD_REGION) {
         size_t g = region_bytes();
+        if (size > SIZE_MAX - g) { /* fits size_t, but not with its guard region */
+            errno = ENOMEM;
+            return -1;
+        }
         void *m = mmap(NULL, size + g, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (m == MAP_FAILED) {
-            errno = errno == ENOMEM ? ENOMEM : EAGAIN;
+            /* EINVAL for a page-aligned, non-zero length: a length the kernel
+               will not map at all, so no memory for it (as below). */
+            errno = errno == ENOMEM || errno == EINVAL ? ENOMEM : EAGAIN;
             return -1;
         }
         if (install_guards(m, 0, 1, g) == 0) {
