@@ -3,6 +3,7 @@
 #   make check             build and run the libcheck suites in tests/
 #   make check-aarch64     the same suites cross-built for aarch64, run under qemu-aarch64
 #   make check-riscv64     the port conformance program for riscv64, under qemu-riscv64
+#   make check-macho-asm   arch/{x86_64,aarch64}/switch.S assemble for macOS (Mach-O; clang)
 #   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
 #   make check SANITIZE=address|undefined
@@ -68,7 +69,7 @@ HDRS := include/coio.h $(wildcard src/*.h) arch/arch.h $(wildcard arch/$(ARCH)/*
 LIB_A  := $(BUILD)/libcoio.a
 LIB_SO := $(BUILD)/libcoio.so
 
-.PHONY: all lib check check-aarch64 check-riscv64 conformance check-valgrind bench examples install clean
+.PHONY: all lib check check-aarch64 check-riscv64 check-macho-asm conformance check-valgrind bench examples install clean
 all: lib
 lib: $(LIB_A) $(LIB_SO)
 
@@ -143,6 +144,20 @@ check-riscv64:
 	@command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-riscv64 >/dev/null || \
 	  { echo "missing: apt-get install gcc-riscv64-linux-gnu qemu-user"; exit 1; }
 	$(MAKE) CC=riscv64-linux-gnu-gcc STATIC=1 RUNNER=qemu-riscv64 conformance
+
+# Mach-O: the x86-64 and AArch64 switches assemble for macOS (arch/asm.h holds the
+# ELF/Mach-O spellings), plain and with the CPU's branch protection. Nothing is
+# linked or run: there is no macOS machine in CI.
+MACHO_CLANG ?= clang
+check-macho-asm:
+	@command -v $(MACHO_CLANG) >/dev/null || { echo "missing: apt-get install clang"; exit 1; }
+	@mkdir -p $(BUILDDIR)/macho
+	@set -e; for t in x86_64:x86_64-apple-macos:-fcf-protection=full aarch64:arm64-apple-macos:-mbranch-protection=standard; do \
+	  a=$${t%%:*}; r=$${t#*:}; f=$${r#*:}; r=$${r%%:*}; \
+	  for x in "" $$f; do \
+	    $(MACHO_CLANG) -target $$r $$x -c arch/$$a/switch.S -o $(BUILDDIR)/macho/$$a.o; \
+	    echo "arch/$$a/switch.S assembles for $$r $$x"; \
+	  done; done
 
 check-valgrind: $(TEST_BINS)
 	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }

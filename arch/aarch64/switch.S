@@ -69,6 +69,8 @@
  * coio__trampoline, whose CFI ends the walk.
  */
 
+#include "../asm.h"             /* ELF and Mach-O spellings of symbols */
+
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
 #define COIO_BTI_C bti c
 #else
@@ -100,11 +102,11 @@
 
 /* void *coio__switch(void **save_sp, void *load_sp, void *arg)
    x0 = save_sp, x1 = load_sp, x2 = arg; returns arg in x0. */
-        .globl  coio__switch
-        .hidden coio__switch
-        .type   coio__switch, %function
+        COIO_GLOBAL(coio__switch)
+        COIO_HIDDEN(coio__switch)
+        COIO_TYPE_FUNC(coio__switch)
         .p2align 4
-coio__switch:
+COIO_SYM(coio__switch):
         .cfi_startproc
         COIO_BTI_C
         sub     sp, sp, #176
@@ -154,8 +156,8 @@ coio__switch:
            FPSR), so the whole word is compared. */
         ldr     x10, [sp, #0x00]
         cmp     x9, x10
-        b.ne    .Lload_fpcr
-.Lrestore:
+        b.ne    COIO_LOCAL(load_fpcr)
+COIO_LOCAL(restore):
         .cfi_remember_state
         ldp     d14, d15, [sp, #0xa0]
         .cfi_restore d14
@@ -192,11 +194,11 @@ coio__switch:
         mov     x0, x2                  /* deliver arg as the return value */
         ret                             /* to the other side's resume address */
         .cfi_restore_state
-.Lload_fpcr:
+COIO_LOCAL(load_fpcr):
         msr     fpcr, x10
-        b       .Lrestore
+        b       COIO_LOCAL(restore)
         .cfi_endproc
-        .size   coio__switch, .-coio__switch
+        COIO_SIZE(coio__switch)
 
 /* First code on a fresh stack. Entered by the ret above with sp % 16 == 0,
    x0 = arg, x19 = entry, x29 = 0.
@@ -209,20 +211,20 @@ coio__switch:
         .p2align 4
         .cfi_startproc
         .cfi_undefined x30              /* outermost frame: unwinders stop here */
-coio__fresh_frame:                      /* local: names this byte in backtraces */
-        .type   coio__fresh_frame, %function
+COIO_SYM(coio__fresh_frame):            /* local: names this byte in backtraces */
+        COIO_TYPE_FUNC(coio__fresh_frame)
         nop                             /* covers resume address - 1 (above) */
-        .size   coio__fresh_frame, .-coio__fresh_frame
-        .globl  coio__trampoline
-        .hidden coio__trampoline
-        .type   coio__trampoline, %function
-coio__trampoline:
+        COIO_SIZE(coio__fresh_frame)
+        COIO_GLOBAL(coio__trampoline)
+        COIO_HIDDEN(coio__trampoline)
+        COIO_TYPE_FUNC(coio__trampoline)
+COIO_SYM(coio__trampoline):
         COIO_BTI_C                      /* reached by ret, which BTI does not
                                            check; kept for uniformity */
         mov     x29, #0                 /* and frame-pointer walks stop here */
         blr     x19                     /* entry(arg), arg already in x0;
                                            never returns */
-        bl      abort                   /* entry returned: a bug, fail loudly */
+        bl      COIO_LIBC(abort)        /* entry returned: a bug, fail loudly */
         brk     #0x3e8
         .cfi_endproc
-        .size   coio__trampoline, .-coio__trampoline
+        COIO_SIZE(coio__trampoline)
