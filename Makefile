@@ -23,14 +23,47 @@ TRIPLE   := $(shell $(CC) -dumpmachine)
 CPU      := $(firstword $(subst -, ,$(TRIPLE)))
 
 # The CPU port: arch/<cpu>/. Add a port by adding a directory (PORTING.md).
-ARCH_x86_64  := x86_64
-ARCH_amd64   := x86_64
-ARCH_aarch64 := aarch64
-ARCH_arm64   := aarch64
-ARCH_riscv64 := riscv64
+# The first field of the compiler's triple names the CPU; the compiler's own
+# macros (with CFLAGS, so that CFLAGS=-m32 counts) settle the ABI where one
+# triple covers several: x86-64 compilers with -m32 build the i386 port, -mx32
+# is refused, and 32-bit ARM needs the hard-float ABI.
+ARCH_x86_64      := x86_64
+ARCH_amd64       := x86_64
+ARCH_aarch64     := aarch64
+ARCH_arm64       := aarch64
+ARCH_riscv64     := riscv64
+ARCH_i386        := i386
+ARCH_i486        := i386
+ARCH_i586        := i386
+ARCH_i686        := i386
+ARCH_powerpc64le := ppc64le
+ARCH_ppc64le     := ppc64le
+ARCH_s390x       := s390x
+ARCH_arm         := armhf
+ARCH_armv7l      := armhf
+ARCH_armv7       := armhf
 ARCH := $(ARCH_$(CPU))
+CC_MACROS := $(if $(filter x86_64 i386 armhf,$(ARCH)),$(shell $(CC) $(CFLAGS) $(EXTRA_CFLAGS) -dM -E -x c /dev/null 2>/dev/null))
+ifeq ($(ARCH),x86_64)
+ifneq ($(findstring __i386__,$(CC_MACROS)),)
+ARCH := i386
+else ifneq ($(findstring __ILP32__,$(CC_MACROS)),)
+$(error coio does not support the x32 ABI (-mx32: 32-bit pointers on x86-64); build for x86-64 without -mx32, or for i386 with -m32)
+endif
+endif
+ifeq ($(ARCH),armhf)
+ifeq ($(findstring __ARM_PCS_VFP,$(CC_MACROS)),)
+$(error coio's 32-bit ARM port needs the hard-float ABI (arm-linux-gnueabihf-gcc, or -mfloat-abi=hard); soft-float and softfp are not supported)
+endif
+endif
+ifeq ($(TRIPLE),)
+$(error '$(CC) -dumpmachine' printed nothing: is the compiler '$(CC)' installed?)
+endif
 ifeq ($(ARCH),)
 $(error coio has no port for CPU '$(CPU)' (target $(TRIPLE)); see PORTING.md for how to add arch/$(CPU)/)
+endif
+ifeq ($(wildcard arch/$(ARCH)/switch.S),)
+$(error coio: target $(TRIPLE) maps to the port arch/$(ARCH)/, which does not exist in this tree)
 endif
 
 ifeq ($(POLLER),)
@@ -42,7 +75,7 @@ endif
 endif
 
 BUILDDIR ?= build
-BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
+BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,-m32))$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g

@@ -31,7 +31,9 @@ void coio__trampoline(void);
                                                void (*entry)(void *));
          builds a first frame below stack_top (any alignment) and returns the
          stack pointer to pass to coio__switch as load_sp. */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__ILP32__)
+#error "coio: the x32 ABI (-mx32) is not supported; build for x86-64 or, with -m32, for i386"
+#elif defined(__x86_64__)
 #include "x86_64/arch.h"
 #elif defined(__aarch64__)
 #include "aarch64/arch.h"
