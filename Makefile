@@ -171,7 +171,7 @@ $(BUILD)/tests/conformance: tests/conformance_main.c $(wildcard tests/*.h) $(LIB
 	$(CC) $(ALL_CFLAGS) -Itests $< -o $@ $(LIB_A) $(SAN_LD) $(if $(STATIC),-static) $(LDLIBS)
 
 conformance: $(BUILD)/tests/conformance
-	$(RUNNER) $(BUILD)/tests/conformance
+	COIO_CONF_TIMEOUT=$${COIO_CONF_TIMEOUT:-$(if $(RUNNER),600,60)} $(RUNNER) $(BUILD)/tests/conformance
 
 check-riscv64:
 	@command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-riscv64 >/dev/null || \

@@ -48,13 +48,22 @@ static inline int conf_on_valgrind(void)
 
 /* ======================================================================== */
 /* Per-CPU probes. Each port adds a block here:                             */
-/*   CONF_NINT, CONF_NFP   callee-saved integer / FP registers the probe    */
-/*                         loads (the ABI's list, sp and the return         */
-/*                         address excepted), CONF_REG_NAMES their names    */
+/*   the registers the probe loads (the ABI's callee-saved list, sp and the */
+/*   return address excepted), in one of two forms:                         */
+/*     CONF_REGS           initializer of struct conf_reg entries: name,    */
+/*                         kind (CONF_K_INT, CONF_K_FP, CONF_K_VEC), byte   */
+/*                         offset in the probe buffers, size in bytes (4,   */
+/*                         8 or 16) and a mask of the bits that must        */
+/*                         survive (0: all; e.g. the CR fields of POWER),   */
+/*                         with CONF_KINDS the kinds it uses; or            */
+/*     CONF_NINT, CONF_NFP integer and FP registers of 8 bytes each, at     */
+/*                         offsets 0, 8, 16, ... in that order, and         */
+/*                         CONF_REG_NAMES their names                       */
 /*   CONF_ENTRY_SP_BIAS    (sp + bias) % 16 == 0 at a function's first      */
 /*                         instruction                                      */
-/*   conf_probe_switch     loads in[] into those registers, calls           */
+/*   conf_probe_switch     loads the registers from in[], calls             */
 /*                         coio__switch directly, stores them to out[]      */
+/*                         (buffers of CONF_PROBE_BYTES, 16-byte aligned)   */
 /*   conf_sp_here          returns sp at its own first instruction          */
 /*   conf_entry_stub       an entry for coio__arch_init_frame: records sp   */
 /*                         at its first instruction in conf_entry_sp and    */
@@ -65,10 +74,20 @@ static inline int conf_on_valgrind(void)
 /*                         name the ones rounding 1/3 up and down           */
 /* ======================================================================== */
 
-#define CONF_MAXWORDS 32
+#define CONF_PROBE_BYTES 640
 
-void *conf_probe_switch(void **save_sp, void *load_sp, void *arg, const uint64_t *in,
-                        uint64_t *out);
+#define CONF_K_INT 1 /* integer registers (and partial ones such as CR fields) */
+#define CONF_K_FP 2  /* scalar FP registers */
+#define CONF_K_VEC 4 /* vector registers */
+
+struct conf_reg {
+    const char *name;
+    int kind;
+    unsigned off, size; /* in the probe buffers */
+    uint64_t mask;      /* bits compared, for size <= 8; 0: all */
+};
+
+void *conf_probe_switch(void **save_sp, void *load_sp, void *arg, const void *in, void *out);
 uintptr_t conf_sp_here(void);
 void conf_entry_stub(void *arg);
 void conf_entry_c(void *arg);
@@ -375,10 +394,23 @@ static void conf_fpctl_set(int k)
 #error "arch_conformance.h: add this CPU's probes (see PORTING.md)"
 #endif
 
-#define CONF_NWORDS (CONF_NINT + CONF_NFP)
-_Static_assert(CONF_NWORDS <= CONF_MAXWORDS, "probe buffers");
-
+#ifdef CONF_REGS
+static const struct conf_reg conf_regs[] = {CONF_REGS};
+#define CONF_NREGS ((int)(sizeof conf_regs / sizeof conf_regs[0]))
+static struct conf_reg conf_reg_at(int i) { return conf_regs[i]; }
+#else
+/* The short form: CONF_NINT integer then CONF_NFP FP registers, 8 bytes each. */
+#define CONF_KINDS (CONF_K_INT | (CONF_NFP > 0 ? CONF_K_FP : 0))
+#define CONF_NREGS (CONF_NINT + CONF_NFP)
 static const char *const conf_reg_names[] = {CONF_REG_NAMES};
+_Static_assert(sizeof conf_reg_names / sizeof conf_reg_names[0] == CONF_NREGS, "CONF_REG_NAMES");
+static struct conf_reg conf_reg_at(int i)
+{
+    struct conf_reg r = {conf_reg_names[i], i < CONF_NINT ? CONF_K_INT : CONF_K_FP, 8u * (unsigned)i,
+                         8, 0};
+    return r;
+}
+#endif
 
 /* ======================================================================== */
 /* Raw contexts: a saved sp and, except for the thread's own, a stack.      */
@@ -458,7 +490,7 @@ static _Noreturn void conf_switch_final(conf_ctx *from, conf_ctx *to, void *arg)
     abort(); /* resumed after all: the test is broken */
 }
 
-static void *conf_probe(conf_ctx *from, conf_ctx *to, void *arg, const uint64_t *in, uint64_t *out)
+static void *conf_probe(conf_ctx *from, conf_ctx *to, void *arg, const void *in, void *out)
 {
     conf_pre(from, to, 0);
     void *r = conf_probe_switch(&from->sp, to->sp, arg, in, out);
@@ -494,14 +526,18 @@ static conf_ctx conf_main, conf_co, conf_co2;
 /* Callee-saved registers survive a switch.                                 */
 /* ======================================================================== */
 
-static uint64_t conf_in_m1[CONF_MAXWORDS], conf_in_m2[CONF_MAXWORDS], conf_in_c[CONF_MAXWORDS];
-static uint64_t conf_out_m1[CONF_MAXWORDS], conf_out_m2[CONF_MAXWORDS], conf_out_c[CONF_MAXWORDS];
+static _Alignas(16) unsigned char conf_in_m1[CONF_PROBE_BYTES], conf_in_m2[CONF_PROBE_BYTES],
+    conf_in_c[CONF_PROBE_BYTES];
+static _Alignas(16) unsigned char conf_out_m1[CONF_PROBE_BYTES], conf_out_m2[CONF_PROBE_BYTES],
+    conf_out_c[CONF_PROBE_BYTES];
 static void *conf_probe_entry_arg, *conf_probe_resume_arg;
 
-static void conf_fill(uint64_t *p, uint64_t side)
+static void conf_fill(unsigned char *p, uint64_t side)
 {
-    for (int i = 0; i < CONF_NWORDS; i++)
-        p[i] = (0x9E3779B97F4A7C15ull * (side * 64 + (uint64_t)i + 1)) | 1;
+    for (int i = 0; i < CONF_PROBE_BYTES / 8; i++) {
+        uint64_t v = (0x9E3779B97F4A7C15ull * (side * 128 + (uint64_t)i + 1)) | 1;
+        memcpy(p + 8 * i, &v, 8);
+    }
 }
 
 static void conf_probe_co(void *arg)
@@ -514,16 +550,53 @@ static void conf_probe_co(void *arg)
     conf_switch_final(&conf_co, &conf_main, (void *)0xB2);
 }
 
-static void conf_compare(const uint64_t *want, const uint64_t *got, int from, int to,
-                         const char *who)
+/* A register's value as read from a probe buffer: its own width, native
+   byte order, masked. */
+static uint64_t conf_reg_value(const struct conf_reg *r, const unsigned char *p)
 {
-    for (int i = from; i < to; i++)
-        CONF_CHECK(want[i] == got[i], "%s: %s was %#llx before the switch, %#llx after", who,
-                   conf_reg_names[i], (unsigned long long)want[i], (unsigned long long)got[i]);
+    uint64_t v;
+    if (r->size == 4) {
+        uint32_t w;
+        memcpy(&w, p + r->off, 4);
+        v = w;
+    } else {
+        memcpy(&v, p + r->off, 8);
+    }
+    return r->mask ? v & r->mask : v;
 }
 
-/* Runs the register round trip and compares registers [from, to). */
-static void conf_callee_saved(int from, int to)
+static void conf_hex(char *buf, const unsigned char *p, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        sprintf(buf + 2 * i, "%02x", p[i]);
+}
+
+static void conf_compare(const unsigned char *want, const unsigned char *got, int kinds,
+                         const char *who)
+{
+    for (int i = 0; i < CONF_NREGS; i++) {
+        struct conf_reg r = conf_reg_at(i);
+        if (!(r.kind & kinds))
+            continue;
+        CONF_CHECK(r.off + r.size <= CONF_PROBE_BYTES && (r.size == 4 || r.size == 8 || r.size == 16),
+                   "probe table: %s at %u, %u bytes", r.name, r.off, r.size);
+        if (r.size <= 8) {
+            uint64_t w = conf_reg_value(&r, want), g = conf_reg_value(&r, got);
+            CONF_CHECK(w == g, "%s: %s was %#llx before the switch, %#llx after%s", who, r.name,
+                       (unsigned long long)w, (unsigned long long)g, r.mask ? " (masked)" : "");
+        } else {
+            char wb[2 * 16 + 1], gb[2 * 16 + 1];
+            conf_hex(wb, want + r.off, r.size);
+            conf_hex(gb, got + r.off, r.size);
+            CONF_CHECK(memcmp(want + r.off, got + r.off, r.size) == 0,
+                       "%s: %s was %s before the switch, %s after (bytes in memory order)", who,
+                       r.name, wb, gb);
+        }
+    }
+}
+
+/* Runs the register round trip and compares the registers of the kinds given. */
+static void conf_callee_saved(int kinds)
 {
     conf_ctx_new(&conf_co, 64 * 1024, 0, conf_probe_co);
     conf_fill(conf_in_m1, 1);
@@ -533,19 +606,22 @@ static void conf_callee_saved(int from, int to)
     void *r = conf_probe(&conf_main, &conf_co, (void *)0xA1, conf_in_m1, conf_out_m1);
     CONF_CHECK(conf_probe_entry_arg == (void *)0xA1, "entry got %p", conf_probe_entry_arg);
     CONF_CHECK(r == (void *)0xB1, "switch returned %p", r);
-    conf_compare(conf_in_m1, conf_out_m1, from, to, "main");
+    conf_compare(conf_in_m1, conf_out_m1, kinds, "main");
     /* main (patterns m2) -> suspended coroutine -> main */
     r = conf_probe(&conf_main, &conf_co, (void *)0xA2, conf_in_m2, conf_out_m2);
     CONF_CHECK(conf_probe_resume_arg == (void *)0xA2, "resume got %p", conf_probe_resume_arg);
     CONF_CHECK(r == (void *)0xB2, "switch returned %p", r);
-    conf_compare(conf_in_m2, conf_out_m2, from, to, "main");
-    conf_compare(conf_in_c, conf_out_c, from, to, "coroutine");
+    conf_compare(conf_in_m2, conf_out_m2, kinds, "main");
+    conf_compare(conf_in_c, conf_out_c, kinds, "coroutine");
     conf_ctx_free(&conf_co);
 }
 
-static void conf_callee_saved_int(void) { conf_callee_saved(0, CONF_NINT); }
-#if CONF_NFP > 0
-static void conf_callee_saved_fp(void) { conf_callee_saved(CONF_NINT, CONF_NWORDS); }
+static void conf_callee_saved_int(void) { conf_callee_saved(CONF_K_INT); }
+#if CONF_KINDS & CONF_K_FP
+static void conf_callee_saved_fp(void) { conf_callee_saved(CONF_K_FP); }
+#endif
+#if CONF_KINDS & CONF_K_VEC
+static void conf_callee_saved_vec(void) { conf_callee_saved(CONF_K_VEC); }
 #endif
 
 /* ======================================================================== */
@@ -731,7 +807,8 @@ static void conf_arg_passing(void)
 {
     int local;
     void *vals[] = {NULL, (void *)1, (void *)UINTPTR_MAX, &local, (void *)conf_echo_co,
-                    (void *)(uintptr_t)0x8000000000000000ull, (void *)0x5555aaaa5555aaaaull};
+                    (void *)((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1)), /* the high bit */
+                    (void *)(UINTPTR_MAX / 3)};                            /* 0x5555... */
     conf_ctx_new(&conf_co, 16 * 1024, 0, conf_echo_co);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         void *r = conf_switch(&conf_main, &conf_co, vals[i]);
@@ -1069,8 +1146,11 @@ struct conf_test {
 
 static const struct conf_test conf_tests[] = {
     {"callee_saved_int_regs_survive", conf_callee_saved_int, 0},
-#if CONF_NFP > 0
+#if CONF_KINDS & CONF_K_FP
     {"callee_saved_fp_regs_survive", conf_callee_saved_fp, 0},
+#endif
+#if CONF_KINDS & CONF_K_VEC
+    {"callee_saved_vector_regs_survive", conf_callee_saved_vec, 0},
 #endif
     {"fp_control_per_context", conf_fp_control_per_context, 0},
     {"fp_status_flags_not_restored", conf_fp_status_flags_not_restored, 0},

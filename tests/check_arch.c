@@ -12,8 +12,11 @@
     END_TEST
 
 CONF_TEST(callee_saved_int)
-#if CONF_NFP > 0
+#if CONF_KINDS & CONF_K_FP
 CONF_TEST(callee_saved_fp)
+#endif
+#if CONF_KINDS & CONF_K_VEC
+CONF_TEST(callee_saved_vec)
 #endif
 CONF_TEST(fp_control_per_context)
 CONF_TEST(fp_status_flags_not_restored)
@@ -30,7 +33,7 @@ CONF_TEST(api_many_tasks)
 /* Every entry of conf_tests[] must have a test case here. */
 START_TEST(test_arch_table_matches)
 {
-    ck_assert_int_eq(sizeof conf_tests / sizeof conf_tests[0], 12 + (CONF_NFP > 0));
+    ck_assert_int_eq(sizeof conf_tests / sizeof conf_tests[0], 12 + !!(CONF_KINDS & CONF_K_FP) + !!(CONF_KINDS & CONF_K_VEC));
 }
 END_TEST
 
@@ -40,8 +43,11 @@ static Suite *arch_suite(void)
     TCase *tc = tcase_create("port");
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_arch_callee_saved_int);
-#if CONF_NFP > 0
+#if CONF_KINDS & CONF_K_FP
     tcase_add_test(tc, test_arch_callee_saved_fp);
+#endif
+#if CONF_KINDS & CONF_K_VEC
+    tcase_add_test(tc, test_arch_callee_saved_vec);
 #endif
     tcase_add_test(tc, test_arch_fp_control_per_context);
     tcase_add_test(tc, test_arch_fp_status_flags_not_restored);
