@@ -3,6 +3,9 @@
 #   make check             build and run the libcheck suites in tests/
 #   make check-aarch64     the same suites cross-built for aarch64, run under qemu-aarch64
 #   make check-riscv64     the port conformance program for riscv64, under qemu-riscv64
+#   make check-i386 check-ppc64le check-armhf check-s390x
+#                          conformance (static and dynamic) and every suite, cross-built,
+#                          under qemu-user (Debian cross compilers and check:<arch>)
 #   make check-macho-asm   arch/{x86_64,aarch64}/switch.S assemble for macOS (Mach-O; clang)
 #   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
@@ -102,7 +105,7 @@ HDRS := include/coio.h $(wildcard src/*.h) arch/arch.h $(wildcard arch/$(ARCH)/*
 LIB_A  := $(BUILD)/libcoio.a
 LIB_SO := $(BUILD)/libcoio.so
 
-.PHONY: all lib check check-aarch64 check-riscv64 check-macho-asm conformance check-valgrind bench examples install clean
+.PHONY: all lib check check-aarch64 check-riscv64 check-macho-asm check-i386 check-ppc64le check-armhf check-s390x conformance check-valgrind bench examples install clean
 all: lib
 lib: $(LIB_A) $(LIB_SO)
 
@@ -177,6 +180,38 @@ check-riscv64:
 	@command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-riscv64 >/dev/null || \
 	  { echo "missing: apt-get install gcc-riscv64-linux-gnu qemu-user"; exit 1; }
 	$(MAKE) CC=riscv64-linux-gnu-gcc STATIC=1 RUNNER=qemu-riscv64 conformance
+
+# The qemu-user ports: for each, the cross compiler's triple, qemu's name for
+# the CPU and Debian's name for the architecture. check-<port> runs the
+# conformance program statically linked, then dynamically linked (a
+# trampoline that calls entry without the register an indirect call must
+# carry, r12 on ppc64le, fails only there), then every suite, statically
+# linked, two at a time. The dynamic run points qemu -L and LD_LIBRARY_PATH
+# at the cross libc, so that loader and libc match: the multiarch
+# libc6:<arch> that check:<arch> pulls in may be a newer build, and the cross
+# loader with it dies of "stack smashing detected" on ppc64el.
+QPORT_CC_i386      := i686-linux-gnu
+QPORT_QEMU_i386    := i386
+QPORT_DEB_i386     := i386
+QPORT_CC_ppc64le   := powerpc64le-linux-gnu
+QPORT_QEMU_ppc64le := ppc64le
+QPORT_DEB_ppc64le  := ppc64el
+QPORT_CC_armhf     := arm-linux-gnueabihf
+QPORT_QEMU_armhf   := arm
+QPORT_DEB_armhf    := armhf
+QPORT_CC_s390x     := s390x-linux-gnu
+QPORT_QEMU_s390x   := s390x
+QPORT_DEB_s390x    := s390x
+QPORTS := i386 ppc64le armhf s390x
+
+$(addprefix check-,$(QPORTS)): check-%:
+	@t=$(QPORT_CC_$*); command -v $$t-gcc >/dev/null && command -v qemu-$(QPORT_QEMU_$*) >/dev/null && \
+	  [ -f /usr/lib/$$(echo $$t | sed 's/^i686/i386/')/libcheck.a ] || { echo "missing: dpkg --add-architecture $(QPORT_DEB_$*) && \
+	  apt-get update && apt-get install gcc-$$t libc6-dev-$(QPORT_DEB_$*)-cross qemu-user check:$(QPORT_DEB_$*)"; exit 1; }
+	$(MAKE) CC=$(QPORT_CC_$*)-gcc STATIC=1 RUNNER=qemu-$(QPORT_QEMU_$*) conformance
+	$(MAKE) CC=$(QPORT_CC_$*)-gcc RUNNER="qemu-$(QPORT_QEMU_$*) -L /usr/$(QPORT_CC_$*) -E LD_LIBRARY_PATH=/usr/$(QPORT_CC_$*)/lib" conformance
+	$(MAKE) CC=$(QPORT_CC_$*)-gcc STATIC=1 RUNNER=qemu-$(QPORT_QEMU_$*) JOBS=$${JOBS:-2} \
+	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} check
 
 # Mach-O: the x86-64 and AArch64 switches assemble for macOS (arch/asm.h holds the
 # ELF/Mach-O spellings), plain and with the CPU's branch protection. Nothing is

@@ -39,6 +39,14 @@ void coio__trampoline(void);
 #include "aarch64/arch.h"
 #elif defined(__riscv) && __riscv_xlen == 64
 #include "riscv64/arch.h"
+#elif defined(__i386__)
+#include "i386/arch.h"
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+#include "ppc64le/arch.h"
+#elif defined(__arm__)
+#include "armhf/arch.h"
+#elif defined(__s390x__)
+#include "s390x/arch.h"
 #else
 #error "coio: no port for this CPU; see PORTING.md"
 #endif

@@ -59,8 +59,8 @@ static inline int conf_on_valgrind(void)
 /*     CONF_NINT, CONF_NFP integer and FP registers of 8 bytes each, at     */
 /*                         offsets 0, 8, 16, ... in that order, and         */
 /*                         CONF_REG_NAMES their names                       */
-/*   CONF_ENTRY_SP_BIAS    (sp + bias) % 16 == 0 at a function's first      */
-/*                         instruction                                      */
+/*   CONF_ENTRY_SP_BIAS    (sp + bias) % COIO_STACK_ALIGN == 0 at a         */
+/*                         function's first instruction                     */
 /*   conf_probe_switch     loads the registers from in[], calls             */
 /*                         coio__switch directly, stores them to out[]      */
 /*                         (buffers of CONF_PROBE_BYTES, 16-byte aligned)   */
@@ -156,35 +156,6 @@ __asm__(".pushsection .text\n"
         "    jmp  conf_entry_c\n"
         "    .size conf_entry_stub, .-conf_entry_stub\n"
         ".popsection\n");
-
-static uint64_t conf_fpctl_get(void)
-{
-    uint32_t mxcsr;
-    uint16_t cw;
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(cw));
-    return (mxcsr & 0xffc0u) | (uint64_t)cw << 32; /* MXCSR bits 0-5 are status */
-}
-
-/* Variant k: SSE rounding k, x87 rounding (k + 1) % 4, so the two words are
-   checked independently. Rounding only: valgrind models no other bits. */
-static uint64_t conf_fpctl_value(int k)
-{
-    if (k == 0)
-        return 0x1F80u | (uint64_t)0x037Fu << 32;
-    return (0x1F80u | (uint32_t)k << 13) | (uint64_t)(0x037Fu | (uint32_t)((k + 1) % 4) << 10) << 32;
-}
-
-static void conf_fpctl_set(int k)
-{
-    uint64_t v = conf_fpctl_value(k);
-    uint32_t mxcsr = (uint32_t)v;
-    uint16_t cw = (uint16_t)(v >> 32);
-    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
-    __asm__ volatile("fldcw %0" : : "m"(cw));
-}
-#define CONF_VARIANT_UP 2   /* MXCSR RC = 10: toward +inf */
-#define CONF_VARIANT_DOWN 1 /* MXCSR RC = 01: toward -inf */
 
 #elif defined(__aarch64__)
 
@@ -390,8 +361,589 @@ static void conf_fpctl_set(int k)
 #define CONF_VARIANT_UP 3   /* RUP */
 #define CONF_VARIANT_DOWN 2 /* RDN */
 
+#elif defined(__i386__)
+
+#define CONF_REGS {"ebx", CONF_K_INT, 0, 4, 0}, {"esi", CONF_K_INT, 4, 4, 0}, \
+                  {"edi", CONF_K_INT, 8, 4, 0}, {"ebp", CONF_K_INT, 12, 4, 0}
+#define CONF_KINDS CONF_K_INT
+#define CONF_ENTRY_SP_BIAS 4 /* the call pushed the return address */
+
+/* Arguments on the stack. Four pushes after the return address, then the
+   three arguments of coio__switch: esp % 16 == 0 at the call. Position-
+   independent (the PIE and the dynamic conformance run): conf_entry_sp is
+   reached through the GOT pointer computed in place. */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, @function\n"
+        "    .p2align 4\n"
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    pushl %ebp\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %ebp, 0\n"
+        "    pushl %ebx\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %ebx, 0\n"
+        "    pushl %esi\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %esi, 0\n"
+        "    pushl %edi\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %edi, 0\n"
+        "    pushl 28(%esp)\n .cfi_adjust_cfa_offset 4\n" /* arg */
+        "    pushl 28(%esp)\n .cfi_adjust_cfa_offset 4\n" /* load_sp */
+        "    pushl 28(%esp)\n .cfi_adjust_cfa_offset 4\n" /* save_sp */
+        "    movl 44(%esp), %eax\n"                       /* in */
+        "    movl  0(%eax), %ebx\n"
+        "    movl  4(%eax), %esi\n"
+        "    movl  8(%eax), %edi\n"
+        "    movl 12(%eax), %ebp\n"
+        "    call coio__switch\n"
+        "    addl $12, %esp\n .cfi_adjust_cfa_offset -12\n"
+        "    movl 36(%esp), %ecx\n"                       /* out */
+        "    movl %ebx,  0(%ecx)\n"
+        "    movl %esi,  4(%ecx)\n"
+        "    movl %edi,  8(%ecx)\n"
+        "    movl %ebp, 12(%ecx)\n"
+        "    popl %edi\n"
+        "    popl %esi\n"
+        "    popl %ebx\n"
+        "    popl %ebp\n"
+        "    ret\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, @function\n"
+        "conf_sp_here:\n"
+        "    movl %esp, %eax\n"
+        "    ret\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, @function\n"
+        "conf_entry_stub:\n"
+        "    movl %esp, %edx\n"
+        "    call 1f\n"
+        "1:  popl %ecx\n"
+        "    addl $_GLOBAL_OFFSET_TABLE_+(.-1b), %ecx\n"
+        "    movl %edx, conf_entry_sp@GOTOFF(%ecx)\n"
+        "    jmp  conf_entry_c\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+
+/* r14-r31 at 0, f14-f31 at 144, v20-v31 at 288, CR at 480 (4 bytes; only
+   the fields cr2-cr4 are nonvolatile). */
+#define CONF_P64_R(n) {"r" #n, CONF_K_INT, (n - 14) * 8, 8, 0}
+#define CONF_P64_F(n) {"f" #n, CONF_K_FP, 144 + (n - 14) * 8, 8, 0}
+#define CONF_P64_V(n) {"v" #n, CONF_K_VEC, 288 + (n - 20) * 16, 16, 0}
+#define CONF_REGS                                                                                  \
+    CONF_P64_R(14), CONF_P64_R(15), CONF_P64_R(16), CONF_P64_R(17), CONF_P64_R(18),                \
+        CONF_P64_R(19), CONF_P64_R(20), CONF_P64_R(21), CONF_P64_R(22), CONF_P64_R(23),            \
+        CONF_P64_R(24), CONF_P64_R(25), CONF_P64_R(26), CONF_P64_R(27), CONF_P64_R(28),            \
+        CONF_P64_R(29), CONF_P64_R(30), CONF_P64_R(31), CONF_P64_F(14), CONF_P64_F(15),            \
+        CONF_P64_F(16), CONF_P64_F(17), CONF_P64_F(18), CONF_P64_F(19), CONF_P64_F(20),            \
+        CONF_P64_F(21), CONF_P64_F(22), CONF_P64_F(23), CONF_P64_F(24), CONF_P64_F(25),            \
+        CONF_P64_F(26), CONF_P64_F(27), CONF_P64_F(28), CONF_P64_F(29), CONF_P64_F(30),            \
+        CONF_P64_F(31), CONF_P64_V(20), CONF_P64_V(21), CONF_P64_V(22), CONF_P64_V(23),            \
+        CONF_P64_V(24), CONF_P64_V(25), CONF_P64_V(26), CONF_P64_V(27), CONF_P64_V(28),            \
+        CONF_P64_V(29), CONF_P64_V(30), CONF_P64_V(31), {"cr2-cr4", CONF_K_INT, 480, 4, 0x00FFF000u}
+#define CONF_KINDS (CONF_K_INT | CONF_K_FP | CONF_K_VEC)
+#define CONF_ENTRY_SP_BIAS 0 /* r1 % 16 == 0 at all times */
+
+/* in = r6, out = r7 (kept at 32(r1)). The probe's own frame (528 bytes):
+   the ELFv2 header (back chain, CR, LR, TOC words), out, the caller's CR at
+   40, r14-r31 at 48, f14-f31 at 192, v20-v31 at 336. conf_entry_stub has a
+   global entry point that derives r2 from r12, like every C function
+   called through a pointer. */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, @function\n"
+        "    .p2align 4\n"
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    mflr 0\n"
+        "    std 0, 16(1)\n"
+        "    .cfi_offset lr, 16\n"
+        "    stdu 1, -528(1)\n"
+        "    .cfi_def_cfa_offset 528\n"
+        "    std 7, 32(1)\n"
+        "    mfcr 0\n"
+        "    std 0, 40(1)\n"
+        "    std 14, 48(1)\n"
+        "    std 15, 56(1)\n"
+        "    std 16, 64(1)\n"
+        "    std 17, 72(1)\n"
+        "    std 18, 80(1)\n"
+        "    std 19, 88(1)\n"
+        "    std 20, 96(1)\n"
+        "    std 21, 104(1)\n"
+        "    std 22, 112(1)\n"
+        "    std 23, 120(1)\n"
+        "    std 24, 128(1)\n"
+        "    std 25, 136(1)\n"
+        "    std 26, 144(1)\n"
+        "    std 27, 152(1)\n"
+        "    std 28, 160(1)\n"
+        "    std 29, 168(1)\n"
+        "    std 30, 176(1)\n"
+        "    std 31, 184(1)\n"
+        "    stfd 14, 192(1)\n"
+        "    stfd 15, 200(1)\n"
+        "    stfd 16, 208(1)\n"
+        "    stfd 17, 216(1)\n"
+        "    stfd 18, 224(1)\n"
+        "    stfd 19, 232(1)\n"
+        "    stfd 20, 240(1)\n"
+        "    stfd 21, 248(1)\n"
+        "    stfd 22, 256(1)\n"
+        "    stfd 23, 264(1)\n"
+        "    stfd 24, 272(1)\n"
+        "    stfd 25, 280(1)\n"
+        "    stfd 26, 288(1)\n"
+        "    stfd 27, 296(1)\n"
+        "    stfd 28, 304(1)\n"
+        "    stfd 29, 312(1)\n"
+        "    stfd 30, 320(1)\n"
+        "    stfd 31, 328(1)\n"
+        "    addi 8, 1, 336\n"
+        "    stvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    lwz 0, 480(6)\n    mtcrf 0xff, 0\n"
+        "    ld 14, 0(6)\n"
+        "    ld 15, 8(6)\n"
+        "    ld 16, 16(6)\n"
+        "    ld 17, 24(6)\n"
+        "    ld 18, 32(6)\n"
+        "    ld 19, 40(6)\n"
+        "    ld 20, 48(6)\n"
+        "    ld 21, 56(6)\n"
+        "    ld 22, 64(6)\n"
+        "    ld 23, 72(6)\n"
+        "    ld 24, 80(6)\n"
+        "    ld 25, 88(6)\n"
+        "    ld 26, 96(6)\n"
+        "    ld 27, 104(6)\n"
+        "    ld 28, 112(6)\n"
+        "    ld 29, 120(6)\n"
+        "    ld 30, 128(6)\n"
+        "    ld 31, 136(6)\n"
+        "    lfd 14, 144(6)\n"
+        "    lfd 15, 152(6)\n"
+        "    lfd 16, 160(6)\n"
+        "    lfd 17, 168(6)\n"
+        "    lfd 18, 176(6)\n"
+        "    lfd 19, 184(6)\n"
+        "    lfd 20, 192(6)\n"
+        "    lfd 21, 200(6)\n"
+        "    lfd 22, 208(6)\n"
+        "    lfd 23, 216(6)\n"
+        "    lfd 24, 224(6)\n"
+        "    lfd 25, 232(6)\n"
+        "    lfd 26, 240(6)\n"
+        "    lfd 27, 248(6)\n"
+        "    lfd 28, 256(6)\n"
+        "    lfd 29, 264(6)\n"
+        "    lfd 30, 272(6)\n"
+        "    lfd 31, 280(6)\n"
+        "    addi 8, 6, 288\n"
+        "    lvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    bl coio__switch\n    nop\n"
+        "    ld 7, 32(1)\n    mfcr 0\n    stw 0, 480(7)\n"
+        "    std 14, 0(7)\n"
+        "    std 15, 8(7)\n"
+        "    std 16, 16(7)\n"
+        "    std 17, 24(7)\n"
+        "    std 18, 32(7)\n"
+        "    std 19, 40(7)\n"
+        "    std 20, 48(7)\n"
+        "    std 21, 56(7)\n"
+        "    std 22, 64(7)\n"
+        "    std 23, 72(7)\n"
+        "    std 24, 80(7)\n"
+        "    std 25, 88(7)\n"
+        "    std 26, 96(7)\n"
+        "    std 27, 104(7)\n"
+        "    std 28, 112(7)\n"
+        "    std 29, 120(7)\n"
+        "    std 30, 128(7)\n"
+        "    std 31, 136(7)\n"
+        "    stfd 14, 144(7)\n"
+        "    stfd 15, 152(7)\n"
+        "    stfd 16, 160(7)\n"
+        "    stfd 17, 168(7)\n"
+        "    stfd 18, 176(7)\n"
+        "    stfd 19, 184(7)\n"
+        "    stfd 20, 192(7)\n"
+        "    stfd 21, 200(7)\n"
+        "    stfd 22, 208(7)\n"
+        "    stfd 23, 216(7)\n"
+        "    stfd 24, 224(7)\n"
+        "    stfd 25, 232(7)\n"
+        "    stfd 26, 240(7)\n"
+        "    stfd 27, 248(7)\n"
+        "    stfd 28, 256(7)\n"
+        "    stfd 29, 264(7)\n"
+        "    stfd 30, 272(7)\n"
+        "    stfd 31, 280(7)\n"
+        "    addi 8, 7, 288\n"
+        "    stvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    ld 0, 40(1)\n    mtcrf 0x38, 0\n"
+        "    ld 14, 48(1)\n"
+        "    ld 15, 56(1)\n"
+        "    ld 16, 64(1)\n"
+        "    ld 17, 72(1)\n"
+        "    ld 18, 80(1)\n"
+        "    ld 19, 88(1)\n"
+        "    ld 20, 96(1)\n"
+        "    ld 21, 104(1)\n"
+        "    ld 22, 112(1)\n"
+        "    ld 23, 120(1)\n"
+        "    ld 24, 128(1)\n"
+        "    ld 25, 136(1)\n"
+        "    ld 26, 144(1)\n"
+        "    ld 27, 152(1)\n"
+        "    ld 28, 160(1)\n"
+        "    ld 29, 168(1)\n"
+        "    ld 30, 176(1)\n"
+        "    ld 31, 184(1)\n"
+        "    lfd 14, 192(1)\n"
+        "    lfd 15, 200(1)\n"
+        "    lfd 16, 208(1)\n"
+        "    lfd 17, 216(1)\n"
+        "    lfd 18, 224(1)\n"
+        "    lfd 19, 232(1)\n"
+        "    lfd 20, 240(1)\n"
+        "    lfd 21, 248(1)\n"
+        "    lfd 22, 256(1)\n"
+        "    lfd 23, 264(1)\n"
+        "    lfd 24, 272(1)\n"
+        "    lfd 25, 280(1)\n"
+        "    lfd 26, 288(1)\n"
+        "    lfd 27, 296(1)\n"
+        "    lfd 28, 304(1)\n"
+        "    lfd 29, 312(1)\n"
+        "    lfd 30, 320(1)\n"
+        "    lfd 31, 328(1)\n"
+        "    addi 8, 1, 336\n"
+        "    lvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    addi 1, 1, 528\n"
+        "    ld 0, 16(1)\n"
+        "    mtlr 0\n"
+        "    blr\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, @function\n"
+        "conf_sp_here:\n"
+        "    mr 3, 1\n"
+        "    blr\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, @function\n"
+        "conf_entry_stub:\n"
+        "0:  addis 2, 12, .TOC.-0b@ha\n"
+        "    addi 2, 2, .TOC.-0b@l\n"
+        "    .localentry conf_entry_stub, .-conf_entry_stub\n"
+        "    addis 9, 2, conf_entry_sp@toc@ha\n"
+        "    std 1, conf_entry_sp@toc@l(9)\n"
+        "    b conf_entry_c\n"
+        "    nop\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+/* FPSCR's control byte: RN (bits 62-63), NI, and the enables VE-XE. */
+static uint64_t conf_fpctl_get(void)
+{
+    union {
+        double d;
+        uint64_t u;
+    } v;
+    __asm__ volatile("mffs %0" : "=d"(v.d));
+    return v.u & 0xff;
+}
+
+static uint64_t conf_fpctl_value(int k) { return (uint64_t)k; } /* RN */
+
+static void conf_fpctl_set(int k)
+{
+    union {
+        double d;
+        uint64_t u;
+    } v = {.u = conf_fpctl_value(k)};
+    __asm__ volatile("mtfsf 0x03, %0" : : "d"(v.d)); /* fields 6-7: enables 0, NI 0, RN k */
+}
+#define CONF_VARIANT_UP 2   /* RN 10: toward +inf */
+#define CONF_VARIANT_DOWN 3 /* RN 11: toward -inf */
+
+#elif defined(__arm__)
+
+#define CONF_REGS                                                                                  \
+    {"r4", CONF_K_INT, 0, 4, 0}, {"r5", CONF_K_INT, 4, 4, 0}, {"r6", CONF_K_INT, 8, 4, 0},         \
+        {"r7", CONF_K_INT, 12, 4, 0}, {"r8", CONF_K_INT, 16, 4, 0}, {"r9", CONF_K_INT, 20, 4, 0},  \
+        {"r10", CONF_K_INT, 24, 4, 0}, {"r11", CONF_K_INT, 28, 4, 0}, {"d8", CONF_K_FP, 32, 8, 0}, \
+        {"d9", CONF_K_FP, 40, 8, 0}, {"d10", CONF_K_FP, 48, 8, 0}, {"d11", CONF_K_FP, 56, 8, 0},   \
+        {"d12", CONF_K_FP, 64, 8, 0}, {"d13", CONF_K_FP, 72, 8, 0}, {"d14", CONF_K_FP, 80, 8, 0},  \
+        {"d15", CONF_K_FP, 88, 8, 0}
+#define CONF_KINDS (CONF_K_INT | CONF_K_FP)
+#define CONF_ENTRY_SP_BIAS 0 /* AAPCS: sp % 8 == 0 at a call */
+
+#if defined(__thumb__)
+#define CONF_ARM_FUNC "    .thumb_func\n"
+#define CONF_ARM_PC_OFF "4" /* pc reads as the instruction's address + 4 */
+#else
+#define CONF_ARM_FUNC ""
+#define CONF_ARM_PC_OFF "8"
+#endif
+
+/* in = r3, out = the fifth argument, on the stack. 36 + 64 + 4 bytes pushed
+   keep sp % 8 == 0 at the call; out is then at [sp, #104]. conf_entry_sp
+   is reached pc-relatively (no text relocation in a PIE). Written in the
+   unified syntax, for Thumb-2 (Debian's default) and ARM (-marm). */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, %function\n"
+        "    .p2align 2\n"
+        CONF_ARM_FUNC
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    push {r4-r11, lr}\n"
+        "    .cfi_adjust_cfa_offset 36\n"
+        "    .cfi_rel_offset lr, 32\n"
+        "    vpush {d8-d15}\n"
+        "    .cfi_adjust_cfa_offset 64\n"
+        "    sub sp, sp, #4\n"
+        "    .cfi_adjust_cfa_offset 4\n"
+        "    ldm r3, {r4-r11}\n"
+        "    add r3, r3, #32\n"
+        "    vldm r3, {d8-d15}\n"
+        "    bl coio__switch\n"
+        "    ldr r3, [sp, #104]\n"
+        "    stm r3, {r4-r11}\n"
+        "    add r3, r3, #32\n"
+        "    vstm r3, {d8-d15}\n"
+        "    add sp, sp, #4\n"
+        "    vpop {d8-d15}\n"
+        "    pop {r4-r11, pc}\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, %function\n"
+        CONF_ARM_FUNC
+        "conf_sp_here:\n"
+        "    mov r0, sp\n"
+        "    bx lr\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, %function\n"
+        "    .p2align 2\n"
+        CONF_ARM_FUNC
+        "conf_entry_stub:\n"
+        "    mov r1, sp\n"
+        "    ldr r2, 1f\n"
+        "0:  add r2, r2, pc\n"
+        "    str r1, [r2]\n"
+        "    b conf_entry_c\n"
+        "    .p2align 2\n"
+        "1:  .word conf_entry_sp - (0b + " CONF_ARM_PC_OFF ")\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+#define CONF_ARM_FPSCR_CTRL 0x07F79F00u /* control bits; the rest is status */
+
+static uint64_t conf_fpctl_get(void)
+{
+    uint32_t v;
+    __asm__ volatile("vmrs %0, fpscr" : "=r"(v));
+    return v & CONF_ARM_FPSCR_CTRL;
+}
+
+static uint64_t conf_fpctl_value(int k) { return (uint64_t)k << 22; } /* RMode */
+
+static void conf_fpctl_set(int k)
+{
+    uint32_t v;
+    __asm__ volatile("vmrs %0, fpscr" : "=r"(v));
+    v = (v & ~CONF_ARM_FPSCR_CTRL) | (uint32_t)conf_fpctl_value(k);
+    __asm__ volatile("vmsr fpscr, %0" : : "r"(v));
+}
+#define CONF_VARIANT_UP 1   /* RMode 01: RP, toward +inf */
+#define CONF_VARIANT_DOWN 2 /* RMode 10: RM, toward -inf */
+
+#elif defined(__s390x__)
+
+#define CONF_NINT 8
+#define CONF_NFP 8
+#define CONF_REG_NAMES "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13", \
+                       "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15"
+#define CONF_ENTRY_SP_BIAS 0 /* r15 % 8 == 0 at all times */
+
+/* in = r5, out = r6 (the fifth argument; kept at 224(r15)). The probe saves
+   r6-r15 in its caller's save area, then allocates 160 bytes for its own
+   callee, 64 for the caller's f8-f15 and 8 for out. */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, @function\n"
+        "    .p2align 4\n"
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    stmg %r6, %r15, 48(%r15)\n"
+        "    .cfi_offset %r14, -48\n"
+        "    .cfi_offset %r15, -40\n"
+        "    aghi %r15, -232\n"
+        "    .cfi_adjust_cfa_offset 232\n"
+        "    std %f8, 160(%r15)\n  std %f9, 168(%r15)\n  std %f10, 176(%r15)\n"
+        "    std %f11, 184(%r15)\n std %f12, 192(%r15)\n std %f13, 200(%r15)\n"
+        "    std %f14, 208(%r15)\n std %f15, 216(%r15)\n"
+        "    stg %r6, 224(%r15)\n"
+        "    lmg %r6, %r13, 0(%r5)\n"
+        "    ld %f8, 64(%r5)\n  ld %f9, 72(%r5)\n  ld %f10, 80(%r5)\n ld %f11, 88(%r5)\n"
+        "    ld %f12, 96(%r5)\n ld %f13, 104(%r5)\n ld %f14, 112(%r5)\n ld %f15, 120(%r5)\n"
+        "    brasl %r14, coio__switch\n"
+        "    lg %r1, 224(%r15)\n"
+        "    stmg %r6, %r13, 0(%r1)\n"
+        "    std %f8, 64(%r1)\n  std %f9, 72(%r1)\n  std %f10, 80(%r1)\n std %f11, 88(%r1)\n"
+        "    std %f12, 96(%r1)\n std %f13, 104(%r1)\n std %f14, 112(%r1)\n std %f15, 120(%r1)\n"
+        "    ld %f8, 160(%r15)\n  ld %f9, 168(%r15)\n  ld %f10, 176(%r15)\n"
+        "    ld %f11, 184(%r15)\n ld %f12, 192(%r15)\n ld %f13, 200(%r15)\n"
+        "    ld %f14, 208(%r15)\n ld %f15, 216(%r15)\n"
+        "    lmg %r6, %r15, 232+48(%r15)\n"
+        "    br %r14\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, @function\n"
+        "conf_sp_here:\n"
+        "    lgr %r2, %r15\n"
+        "    br %r14\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, @function\n"
+        "conf_entry_stub:\n"
+        "    larl %r1, conf_entry_sp\n"
+        "    stg %r15, 0(%r1)\n"
+        "    jg conf_entry_c\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+#define CONF_S390_FPC_CTRL 0xFF000077u /* masks and rounding modes; the rest is status */
+
+static uint64_t conf_fpctl_get(void)
+{
+    unsigned int v;
+    __asm__ volatile("efpc %0" : "=d"(v));
+    return v & CONF_S390_FPC_CTRL;
+}
+
+static uint64_t conf_fpctl_value(int k) { return (uint64_t)k; } /* BFP rounding mode */
+
+static void conf_fpctl_set(int k)
+{
+    unsigned int v;
+    __asm__ volatile("efpc %0" : "=d"(v));
+    v = (v & ~CONF_S390_FPC_CTRL) | (unsigned int)conf_fpctl_value(k);
+    __asm__ volatile("sfpc %0" : : "d"(v));
+}
+#define CONF_VARIANT_UP 2   /* 010: toward +inf */
+#define CONF_VARIANT_DOWN 3 /* 011: toward -inf */
+
 #else
 #error "arch_conformance.h: add this CPU's probes (see PORTING.md)"
+#endif
+
+/* x86-64 and i386 share their FP control state: MXCSR and the x87 control word. */
+#if defined(__x86_64__) || defined(__i386__)
+static uint64_t conf_fpctl_get(void)
+{
+    uint32_t mxcsr;
+    uint16_t cw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    return (mxcsr & 0xffc0u) | (uint64_t)cw << 32; /* MXCSR bits 0-5 are status */
+}
+
+/* Variant k: rounding k in the unit that computes doubles (SSE on x86-64,
+   the x87 on i386 unless built with -mfpmath=sse), (k + 1) % 4 in the other,
+   so the two words are checked independently. Rounding only: valgrind
+   models no other bits. */
+static uint64_t conf_fpctl_value(int k)
+{
+    if (k == 0)
+        return 0x1F80u | (uint64_t)0x037Fu << 32;
+#if defined(__SSE2_MATH__)
+    int sse = k, x87 = (k + 1) % 4;
+#else
+    int sse = (k + 1) % 4, x87 = k;
+#endif
+    return (0x1F80u | (uint32_t)sse << 13) | (uint64_t)(0x037Fu | (uint32_t)x87 << 10) << 32;
+}
+
+static void conf_fpctl_set(int k)
+{
+    uint64_t v = conf_fpctl_value(k);
+    uint32_t mxcsr = (uint32_t)v;
+    uint16_t cw = (uint16_t)(v >> 32);
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+}
+#define CONF_VARIANT_UP 2   /* RC = 10: toward +inf */
+#define CONF_VARIANT_DOWN 1 /* RC = 01: toward -inf */
+
 #endif
 
 #ifdef CONF_REGS
@@ -781,10 +1333,10 @@ static void conf_entry_alignment(void)
         CONF_CHECK(conf_entry_sp != 0 && conf_entry_sp <= top && conf_entry_sp > top - 4096,
                    "entry sp %#lx not just below top %#lx", (unsigned long)conf_entry_sp,
                    (unsigned long)top);
-        CONF_CHECK((conf_entry_sp + CONF_ENTRY_SP_BIAS) % 16 == 0,
+        CONF_CHECK((conf_entry_sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0,
                    "top offset %zu: sp at entry %#lx breaks the ABI's alignment", offs[i],
                    (unsigned long)conf_entry_sp);
-        CONF_CHECK((conf_c_sp + CONF_ENTRY_SP_BIAS) % 16 == 0, "sp in a call from entry %#lx",
+        CONF_CHECK((conf_c_sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0, "sp in a call from entry %#lx",
                    (unsigned long)conf_c_sp);
         conf_ctx_free(&conf_co);
     }
@@ -1064,11 +1616,11 @@ static uint64_t conf_yield_bottom(void) { return coio_yield() == 0 ? 0 : 1000000
 static void *conf_deep_task(void *arg)
 {
     uintptr_t sp = conf_sp_here();
-    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % 16 == 0, "task: sp %#lx misaligned", (unsigned long)sp);
+    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0, "task: sp %#lx misaligned", (unsigned long)sp);
     conf_min_sp = 0;
     uint64_t s = conf_deep((int)(intptr_t)arg, conf_yield_bottom);
     sp = conf_sp_here();
-    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % 16 == 0, "task after yield: sp %#lx", (unsigned long)sp);
+    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0, "task after yield: sp %#lx", (unsigned long)sp);
     return (void *)(uintptr_t)s;
 }
 
