@@ -6,6 +6,7 @@
 #   make check-i386 check-ppc64le check-armhf check-s390x
 #                          conformance (static and dynamic) and every suite, cross-built,
 #                          under qemu-user (Debian cross compilers and check:<arch>)
+#   make check-aarch64-pac the aarch64 switch with pac-ret + BTI under qemu-aarch64 -cpu max
 #   make check-macho-asm   arch/{x86_64,aarch64}/switch.S assemble for macOS (Mach-O; clang)
 #   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
@@ -105,7 +106,7 @@ HDRS := include/coio.h $(wildcard src/*.h) arch/arch.h $(wildcard arch/$(ARCH)/*
 LIB_A  := $(BUILD)/libcoio.a
 LIB_SO := $(BUILD)/libcoio.so
 
-.PHONY: all lib check check-aarch64 check-riscv64 check-macho-asm check-i386 check-ppc64le check-armhf check-s390x conformance check-valgrind bench examples install clean
+.PHONY: all lib check check-aarch64 check-aarch64-pac check-riscv64 check-macho-asm check-i386 check-ppc64le check-armhf check-s390x conformance check-valgrind bench examples install clean
 all: lib
 lib: $(LIB_A) $(LIB_SO)
 
@@ -164,7 +165,23 @@ check-aarch64:
 	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
 	  [ -f /usr/lib/aarch64-linux-gnu/libcheck.a ] || { echo "missing: dpkg --add-architecture arm64 && apt-get update && apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user check:arm64"; exit 1; }
 	$(MAKE) CC=aarch64-linux-gnu-gcc STATIC=1 RUNNER=qemu-aarch64 JOBS=$${JOBS:-2} \
-	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} check
+	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} \
+	  SUITE_TIMEOUT=$${SUITE_TIMEOUT:-1800} check
+
+# aarch64 with -mbranch-protection=standard (BTI landing pads, pac-ret: the
+# switch signs the saved resume address) under a qemu CPU with FEAT_PAuth
+# and BTI: the conformance program (with its forged-resume-address test)
+# and the suites that switch most. Own build directory: the flags are not
+# part of the triple.
+check-aarch64-pac:
+	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
+	  [ -f /usr/lib/aarch64-linux-gnu/libcheck.a ] || { echo "missing: see check-aarch64"; exit 1; }
+	$(MAKE) BUILDDIR=$(BUILDDIR)/pac CC=aarch64-linux-gnu-gcc STATIC=1 EXTRA_CFLAGS=-mbranch-protection=standard \
+	  RUNNER="qemu-aarch64 -cpu max" conformance
+	$(MAKE) BUILDDIR=$(BUILDDIR)/pac CC=aarch64-linux-gnu-gcc STATIC=1 EXTRA_CFLAGS=-mbranch-protection=standard \
+	  RUNNER="qemu-aarch64 -cpu max" JOBS=$${JOBS:-2} CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} \
+	  COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} SUITE_TIMEOUT=$${SUITE_TIMEOUT:-1800} \
+	  TESTS="check_arch check_stack check_task check_sync check_queue check_run" check
 
 # The port conformance tests without libcheck (tests/conformance_main.c): the
 # first test of a new port. check-riscv64 cross-builds them and runs them
@@ -208,10 +225,15 @@ $(addprefix check-,$(QPORTS)): check-%:
 	@t=$(QPORT_CC_$*); command -v $$t-gcc >/dev/null && command -v qemu-$(QPORT_QEMU_$*) >/dev/null && \
 	  [ -f /usr/lib/$$(echo $$t | sed 's/^i686/i386/')/libcheck.a ] || { echo "missing: dpkg --add-architecture $(QPORT_DEB_$*) && \
 	  apt-get update && apt-get install gcc-$$t libc6-dev-$(QPORT_DEB_$*)-cross qemu-user check:$(QPORT_DEB_$*)"; exit 1; }
-	$(MAKE) CC=$(QPORT_CC_$*)-gcc STATIC=1 RUNNER=qemu-$(QPORT_QEMU_$*) conformance
-	$(MAKE) CC=$(QPORT_CC_$*)-gcc RUNNER="qemu-$(QPORT_QEMU_$*) -L /usr/$(QPORT_CC_$*) -E LD_LIBRARY_PATH=/usr/$(QPORT_CC_$*)/lib" conformance
-	$(MAKE) CC=$(QPORT_CC_$*)-gcc STATIC=1 RUNNER=qemu-$(QPORT_QEMU_$*) JOBS=$${JOBS:-2} \
-	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} check
+	@set -e; q="qemu-$(QPORT_QEMU_$*)"; qd="$$q -L /usr/$(QPORT_CC_$*) -E LD_LIBRARY_PATH=/usr/$(QPORT_CC_$*)/lib"; \
+	if [ "$*" = i386 ] && mkdir -p $(BUILDDIR) && printf 'int main(void){return 0;}\n' | \
+	  $(QPORT_CC_$*)-gcc -static -x c - -o $(BUILDDIR)/i386-probe 2>/dev/null && $(BUILDDIR)/i386-probe 2>/dev/null; then \
+	  echo "check-i386: this kernel runs i386 binaries: running them natively, not under qemu-i386"; q=""; qd=""; fi; \
+	$(MAKE) CC=$(QPORT_CC_$*)-gcc STATIC=1 RUNNER="$$q" conformance; \
+	$(MAKE) CC=$(QPORT_CC_$*)-gcc RUNNER="$$qd" conformance; \
+	$(MAKE) CC=$(QPORT_CC_$*)-gcc STATIC=1 RUNNER="$$q" JOBS=$${JOBS:-2} \
+	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} \
+	  SUITE_TIMEOUT=$${SUITE_TIMEOUT:-1800} check
 
 # Mach-O: the x86-64 and AArch64 switches assemble for macOS (arch/asm.h holds the
 # ELF/Mach-O spellings), plain and with the CPU's branch protection. Nothing is

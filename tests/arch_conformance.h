@@ -1689,6 +1689,68 @@ static void conf_api_many_tasks(void)
     CONF_CHECK(conf_step_bad == 0, "%ld steps out of round-robin order", conf_step_bad);
 }
 
+/* ======================================================================== */
+/* aarch64 built with pac-ret: a forged resume address faults.              */
+/* ======================================================================== */
+
+#if defined(__aarch64__) && defined(__ARM_FEATURE_PAC_DEFAULT) && (__ARM_FEATURE_PAC_DEFAULT & 3)
+#include <signal.h>
+#include <sys/auxv.h>
+#define CONF_PAC 1
+#ifndef HWCAP_PACA
+#define HWCAP_PACA (1UL << 30)
+#endif
+
+static void conf_pac_fault(int sig)
+{
+    (void)sig;
+    abort(); /* the expected end: authentication poisoned the address */
+}
+
+static void conf_pac_landed(void)
+{
+    CONF_CHECK(0, "the switch jumped to a forged, unsigned resume address");
+}
+
+static void conf_pac_co(void *arg)
+{
+    conf_entered();
+    (void)arg;
+    for (;;)
+        conf_switch(&conf_co, &conf_main, NULL);
+}
+
+/* The suspended frame's saved x30 (word 13) is signed; overwritten with a
+   plain code address, the switch into that context must fault, not jump. A
+   core without pointer authentication executes the signing instructions as
+   no-ops: then the frame holds the plain address, which is checked instead,
+   and the test ends as the fault would. */
+static void conf_pac_forged_resume_faults(void)
+{
+    conf_ctx_new(&conf_co, 16 * 1024, 0, conf_pac_co);
+    uint64_t fresh = ((uint64_t *)conf_co.sp)[13];
+    int have_pac = (getauxval(AT_HWCAP) & HWCAP_PACA) != 0;
+    if (!have_pac) {
+        CONF_CHECK(fresh == (uint64_t)(uintptr_t)coio__trampoline, "unsigned frame %#llx",
+                   (unsigned long long)fresh);
+        abort();
+    }
+    CONF_CHECK(fresh != (uint64_t)(uintptr_t)coio__trampoline,
+               "the fresh frame's resume address is not signed");
+    conf_switch(&conf_main, &conf_co, NULL); /* now suspended in conf_switch */
+    uint64_t *f = conf_co.sp;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = conf_pac_fault;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    f[13] = (uint64_t)(uintptr_t)conf_pac_landed; /* the forgery */
+    conf_switch(&conf_main, &conf_co, NULL);
+    CONF_CHECK(0, "the forged context returned");
+}
+#endif
+
 /* The list both harnesses run. expect_abort: the test passes by SIGABRT. */
 struct conf_test {
     const char *name;
@@ -1715,6 +1777,9 @@ static const struct conf_test conf_tests[] = {
     {"api_doubles_live_across_yield", conf_api_doubles_across_yield, 0},
     {"api_deep_recursion_default_stack", conf_api_deep_recursion, 0},
     {"api_10000_tasks_round_robin", conf_api_many_tasks, 0},
+#ifdef CONF_PAC
+    {"pac_forged_resume_address_faults", conf_pac_forged_resume_faults, 1},
+#endif
 };
 
 #endif

@@ -314,11 +314,14 @@ START_TEST(test_two_threads_two_loops)
     }
     ck_assert_ptr_ne(th[0].loop, th[1].loop);
     ck_assert_int_eq(norder, 4 * STEPS);
-    /* Both loops ran at the same time: the threads' events interleave. */
+    /* Both loops ran at the same time: the threads' events interleave. Two
+       changes of thread in the order prove that one thread's span of events
+       overlaps the other's (one loop after the other makes exactly one);
+       more would depend on how a loaded machine or qemu schedules them. */
     int switches = 0;
     for (int i = 1; i < norder; i++)
         switches += order[i] != order[i - 1];
-    ck_assert_msg(switches >= 3, "order %.*s", norder, order);
+    ck_assert_msg(switches >= 2, "order %.*s", norder, order);
     ck_assert_time(el, 0.06 * (STEPS - 1) + 0.06, 1.0);
     errno = 0;
     ck_assert_ptr_null(coio_loop_current()); /* this thread never had a loop */
