@@ -553,7 +553,11 @@ COIO_API void coio_as_completed_free(coio_as_completed *it);
    before the function holding its storage returns (a coio_fail() from inside
    is fine: the scope is dropped with the task). A scope never allocates. */
 typedef struct coio_timeout {
-    void *opaque_[16]; /* sized for the implementation; do not touch */
+    union {                 /* sized for the implementation; do not touch */
+        void *p_[16];       /* 64-bit targets: 128 bytes */
+        long long ll_[12];  /* 32-bit targets: 96 bytes, 64-bit aligned */
+        double d_;          /* where the ABI aligns doubles apart from longs */
+    } opaque_;
 } coio_timeout;
 
 /* Enter with a delay in seconds (INFINITY or NAN: no deadline; <= 0: already
