@@ -99,6 +99,10 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
                         the bottom page is never made resident */
         t->canary = (uint64_t *)st.map;
     t->sp = coio__arch_init_frame(t, task_entry);
+#ifdef COIO_TSAN
+    t->tsan_fiber = __tsan_create_fiber(0); /* each task is its own logical thread */
+    __tsan_set_fiber_name(t->tsan_fiber, t->f.name[0] ? t->f.name : "coio task");
+#endif
     if (COIO_UNLIKELY(l->debug)) /* for the stack high-water mark */
         coio__debug_stack_prepare(t);
     l->refs++;
@@ -619,6 +623,10 @@ void coio__future_free(coio_future *f)
     struct coio__task *t = coio__as_task(f);
     if (t) {
         coio__group_error_release(t->group_error);
+#ifdef COIO_TSAN
+        __tsan_destroy_fiber(t->tsan_fiber); /* never the running one: a finished
+                                                task is freed from another stack */
+#endif
         struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
         coio__stack_put(l->closed ? NULL : &l->pool, &st);
