@@ -6,6 +6,8 @@
 #   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
 #   make check SANITIZE=address|undefined|thread (thread: with clang when installed)
+#   make check FAULTS=1    the fault-injection suite (tests/check_faults.c), with
+#                          injection points compiled in (src/fault.h); add SANITIZE=address
 #   make bench             benchmarks in bench/, printed as a table
 #   make install PREFIX=/usr/local
 # Variables: CC, POLLER (epoll|kqueue; auto), SANITIZE, STATIC=1 (static test
@@ -50,7 +52,7 @@ endif
 endif
 
 BUILDDIR ?= build
-BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
+BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(FAULTS),-faults)$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -66,6 +68,9 @@ ALL_CFLAGS += -fsanitize=thread
 SAN_LD := -fsanitize=thread
 else ifneq ($(SANITIZE),)
 $(error SANITIZE must be address, undefined or thread)
+endif
+ifneq ($(FAULTS),)
+ALL_CFLAGS += -DCOIO_FAULTS
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)
 
@@ -102,7 +107,10 @@ $(LIB_SO): $(OBJS)
 
 # ---- tests ----------------------------------------------------------------
 # TESTS="check_task check_io" runs a subset.
-TEST_SRCS := $(if $(TESTS),$(TESTS:%=tests/%.c),$(wildcard tests/check_*.c))
+# check_faults needs the injection points: FAULTS=1 builds and runs it alone
+# (TESTS= adds others), and the ordinary builds leave it out.
+TEST_SRCS := $(if $(TESTS),$(TESTS:%=tests/%.c),$(if $(FAULTS),tests/check_faults.c,\
+  $(filter-out tests/check_faults.c,$(wildcard tests/check_*.c))))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ifeq ($(STATIC),)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
@@ -116,12 +124,12 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 
 # The example servers driven by real clients (curl, socat, nc, wrk): part of every
 # full `make check`; EXAMPLES_NET=1 adds it to a TESTS= subset, EXAMPLES_NET= drops it.
-EXAMPLES_NET ?= $(if $(TESTS),,1)
+EXAMPLES_NET ?= $(if $(TESTS)$(FAULTS),,1)
 NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,echo_server echo_client http_server chat_server))
 # The tutorial examples with an expected output in examples/expected/ (NAME.out
 # or NAME@TAG.out), run by tests/examples.sh: part of every full `make check`
 # (about 11 s, most of them at once); EXAMPLES_TUT=1 adds them to a TESTS= subset.
-EXAMPLES_TUT ?= $(if $(TESTS),,1)
+EXAMPLES_TUT ?= $(if $(TESTS)$(FAULTS),,1)
 TUT_EXAMPLES := $(if $(EXAMPLES_TUT),$(sort $(foreach f,$(wildcard examples/expected/*.out),\
   $(BUILD)/examples/$(firstword $(subst @, ,$(basename $(notdir $(f))))))))
 

@@ -651,4 +651,8 @@ COIO_HIDDEN int coio__fd_flags(int fd, bool nonblock);
 #define COIO_HAVE_PIPE2 1
 #endif
 
+/* Fault injection points (test builds with COIO_FAULTS only). Last, so that
+   nothing above is renamed. */
+#include "fault.h"
+
 #endif
