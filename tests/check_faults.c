@@ -612,6 +612,10 @@ static int op_queue(void)
     for (int k = 0; k < 3; k++) {
         if (!q[k])
             continue;
+        if (put[k] < N) { /* a failed put left the queue usable */
+            ck_assert_int_eq(coio_queue_put(q[k], (void *)(intptr_t)(put[k] + 1)), 0);
+            put[k]++;
+        }
         ck_assert_uint_eq(coio_queue_qsize(q[k]), (size_t)put[k]);
         for (int i = 0; i < put[k]; i++) {
             void *item = NULL;
@@ -703,6 +707,35 @@ START_TEST(test_fault_socket_and_fd_wait)
 }
 END_TEST
 
+/* An fd far above the loop's table: the table grows. Reads and writes on it. */
+static int op_high_fd(void)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int hi = fcntl(sv[1], F_DUPFD_CLOEXEC, 700);
+    ck_assert_int_ge(hi, 700);
+    close(sv[1]);
+    char c = 0;
+    arm();
+    int rc = 0;
+    if (coio_write(hi, "y", 1) != 1 || coio_read(sv[0], &c, 1) != 1)
+        rc = -1;
+    else
+        ck_assert_int_eq(c, 'y');
+    if (rc == 0 && coio_wait_writable(hi, 5.0) < 0)
+        rc = -1;
+    rc = disarm(rc);
+    ck_assert_int_eq(coio_close(hi), 0);
+    close(sv[0]);
+    return rc;
+}
+
+START_TEST(test_fault_high_fd_table_growth)
+{
+    DRIVE(op_high_fd, IN_TASK, RESOURCE);
+}
+END_TEST
+
 static int op_reader_writer(void)
 {
     int pf[2];
@@ -777,6 +810,61 @@ static int op_reader_buffer(void)
         coio_reader_release(r);
     return rc;
 }
+
+/* writelines and readuntil over a socket pair, the writer's buffer growing. */
+static int op_lines(void)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    static char piece[3000];
+    memset(piece, 'q', sizeof piece);
+    coio_bytes v[40];
+    for (int i = 0; i < 40; i++)
+        v[i] = (coio_bytes){piece, sizeof piece};
+    v[39] = (coio_bytes){"\r\n", 2};
+    coio_reader *r = NULL;
+    coio_writer *w = NULL;
+    arm();
+    int rc = coio_open_fd(sv[0], NULL, &r, &w);
+    if (rc < 0) {
+        close(sv[0]);
+        close(sv[1]);
+    }
+    coio_reader *r2 = NULL;
+    coio_writer *w2 = NULL;
+    coio_stream_opts big = {.limit = 256 * 1024}; /* the line is 117 KB */
+    if (rc == 0 && (rc = coio_open_fd(sv[1], &big, &r2, &w2)) < 0)
+        close(sv[1]);
+    if (rc == 0)
+        rc = coio_writer_writelines(w, v, 40);
+    static char buf[40 * 3000];
+    coio_read_info info;
+    ssize_t got = 0;
+    if (rc == 0 && (got = coio_reader_readuntil(r2, buf, sizeof buf, "\r\n", 2, &info)) < 0)
+        rc = -1;
+    if (rc == 0)
+        rc = coio_writer_drain(w);
+    rc = disarm(rc);
+    if (rc == 0) {
+        ck_assert_int_eq(got, 39 * 3000 + 2);
+        ck_assert_int_eq(buf[got - 1], '\n');
+    }
+    coio_writer *ws[2] = {w, w2};
+    coio_reader *rs[2] = {r, r2};
+    for (int i = 0; i < 2; i++) {
+        if (ws[i])
+            coio_writer_release(ws[i]);
+        if (rs[i])
+            coio_reader_release(rs[i]);
+    }
+    return rc;
+}
+
+START_TEST(test_fault_writelines_readuntil)
+{
+    DRIVE(op_lines, IN_TASK, RESOURCE);
+}
+END_TEST
 
 START_TEST(test_fault_reader_buffer_growth)
 {
@@ -865,6 +953,8 @@ static int op_connection(void)
     ck_assert_ptr_nonnull(s);
     arm();
     int rc = disarm(exchange(coio_server_port(s)));
+    /* Whatever failed, the server serves the next client. */
+    ck_assert_int_eq(exchange(coio_server_port(s)), 0);
     coio_server_close(s);
     ck_assert_int_eq(coio_server_wait_closed(s), 0);
     coio_server_release(s);
@@ -911,6 +1001,7 @@ static int op_localhost(void)
     int rc = s ? exchange_to("localhost", coio_server_port(s), NULL) : -1;
     rc = disarm(rc);
     if (s) {
+        ck_assert_int_eq(exchange_to("localhost", coio_server_port(s), NULL), 0);
         coio_server_close(s);
         ck_assert_int_eq(coio_server_wait_closed(s), 0);
         coio_server_release(s);
@@ -935,6 +1026,7 @@ static int op_unix_connection(void)
     ck_assert_ptr_nonnull(s);
     arm();
     int rc = disarm(exchange_to(NULL, 0, path));
+    ck_assert_int_eq(exchange_to(NULL, 0, path), 0); /* the next client is served */
     coio_server_close(s);
     ck_assert_int_eq(coio_server_wait_closed(s), 0);
     coio_server_release(s);
@@ -1025,7 +1117,11 @@ static int op_to_thread(void)
         coio_task_release(t[i]);
     }
     errno = e;
-    return disarm(rc);
+    rc = disarm(rc);
+    void *r = NULL; /* the default pool works afterwards */
+    ck_assert_int_eq(coio_to_thread(square, (void *)7, &r), 0);
+    ck_assert_ptr_eq(r, (void *)49);
+    return rc;
 }
 
 START_TEST(test_fault_to_thread)
@@ -1046,8 +1142,12 @@ static int op_executor(void)
             ck_assert_ptr_eq(r, (void *)(i * i));
     }
     rc = disarm(rc);
-    if (ex)
+    if (ex) { /* the pool works afterwards */
+        void *r = NULL;
+        ck_assert_int_eq(coio_run_in_executor(ex, square, (void *)9, &r), 0);
+        ck_assert_ptr_eq(r, (void *)81);
         ck_assert_int_eq(coio_executor_free(ex), 0);
+    }
     return rc;
 }
 
@@ -1122,6 +1222,10 @@ static int op_threadsafe_calls(void)
     for (int i = 0; i < 200 && ran < x.n; i++)
         coio_sleep(0.002);
     ck_assert_int_eq(ran, x.n); /* every accepted call ran, once */
+    x.ran = &ran; /* and the queue takes calls again */
+    ck_assert_int_eq(coio_call_soon_threadsafe(x.l, bump, &ran), 0);
+    ck_assert_int_eq(coio_sleep(0.001), 0);
+    ck_assert_int_eq(ran, x.n + 1);
     g_fired += x.fired;
     g_errno = x.err;
     return x.rc;
@@ -1187,6 +1291,8 @@ static Suite *faults_suite(void)
     ADD(s, test_fault_socket_and_fd_wait);
     ADD(s, test_fault_reader_writer_pipe);
     ADD(s, test_fault_reader_buffer_growth);
+    ADD(s, test_fault_writelines_readuntil);
+    ADD(s, test_fault_high_fd_table_growth);
     ADD(s, test_fault_start_server);
     ADD(s, test_fault_connection_accept_echo);
     ADD(s, test_fault_unix_server);
