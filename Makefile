@@ -133,10 +133,15 @@ EXAMPLES_TUT ?= $(if $(TESTS)$(FAULTS),,1)
 TUT_EXAMPLES := $(if $(EXAMPLES_TUT),$(sort $(foreach f,$(wildcard examples/expected/*.out),\
   $(BUILD)/examples/$(firstword $(subst @, ,$(basename $(notdir $(f))))))))
 
+# ThreadSanitizer runs code several times slower: more time for the suites
+# that start tens of thousands of tasks, and slack for the timing bounds.
+TSAN_ENV := $(if $(filter thread,$(SANITIZE)),CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4} \
+  COIO_TEST_SLACK=$${COIO_TEST_SLACK:-2})
+
 check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES)
 	@command -v pkg-config >/dev/null && pkg-config --exists check 2>/dev/null || [ -n "$(STATIC)" ] || \
 	  { echo "libcheck is missing: apt-get install check pkg-config"; exit 1; }
-	@RUNNER="$(RUNNER)" sh tests/run.sh $(TEST_BINS)
+	@RUNNER="$(RUNNER)" $(TSAN_ENV) sh tests/run.sh $(TEST_BINS)
 	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
 
