@@ -746,6 +746,147 @@ START_TEST(test_X1_pool_thread_posts_back_to_the_loop)
 }
 END_TEST
 
+/* ---- ThreadSanitizer sees tasks (built with SANITIZE=thread only) ----------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
+
+#ifdef TSAN_BUILD
+#include <sys/wait.h>
+
+/* TSan exits with this status from a process in which it reported. */
+enum { TSAN_REPORTED = 66 };
+
+/* Run fn in a child process; its exit status. The child's stderr (TSan's
+   report) goes to /dev/null unless COIO_TSAN_SHOW is set. */
+static int child_status(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!getenv("COIO_TSAN_SHOW"))
+            freopen("/dev/null", "w", stderr);
+        fn();
+        exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static long tsan_shared;         /* plain memory the tasks write */
+static atomic_int tsan_arrived;  /* relaxed only: no happens-before for TSan */
+
+static void *tsan_writer(void *arg)
+{
+    for (int i = 0; i < 20; i++) {
+        tsan_shared++;
+        if (coio_yield() < 0)
+            return NULL;
+    }
+    return arg;
+}
+
+static void *tsan_loop_main(void *arg)
+{
+    coio_task *t[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_ptr_nonnull(t[i] = coio_spawn(tsan_writer, NULL));
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(coio_await(t[i], NULL), 0);
+        coio_task_release(t[i]);
+    }
+    return arg;
+}
+
+/* Two tasks of one loop write the same memory, switching between writes:
+   the switches order them, so no report. */
+static void one_loop_two_tasks(void)
+{
+    ck_assert_int_eq(run_main(tsan_loop_main, NULL, NULL), 0);
+    ck_assert_int_eq(run_main(tsan_loop_main, NULL, NULL), 0);
+    ck_assert_int_eq(tsan_shared, 80);
+}
+
+START_TEST(test_tsan_tasks_of_one_loop_do_not_race)
+{
+    ck_assert_int_eq(child_status(one_loop_two_tasks), 0);
+}
+END_TEST
+
+/* A task on each of two threads' loops writes the same memory; the threads
+   meet through relaxed atomics only, so nothing orders the writes. */
+static void *tsan_racer(void *arg)
+{
+    tsan_shared++;
+    atomic_fetch_add_explicit(&tsan_arrived, 1, memory_order_relaxed);
+    while (atomic_load_explicit(&tsan_arrived, memory_order_relaxed) < 2)
+        coio_sleep(0.001);
+    tsan_shared++;
+    return arg;
+}
+
+static void *tsan_racer_thread(void *arg)
+{
+    coio_run(tsan_racer, NULL, NULL);
+    return arg;
+}
+
+static void two_loops_two_threads(void)
+{
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, tsan_racer_thread, NULL), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+}
+
+START_TEST(test_tsan_tasks_of_loops_on_two_threads_race)
+{
+    ck_assert_int_eq(child_status(two_loops_two_threads), TSAN_REPORTED);
+}
+END_TEST
+
+/* A task hands memory to a thread-pool function and reads it back: the pool's
+   queue and the loop's wake-up order the accesses, so no report. */
+static void *tsan_pool_fn(void *arg)
+{
+    long *p = arg;
+    *p = *p * 2 + 1;
+    return arg;
+}
+
+static void *tsan_pool_main(void *arg)
+{
+    static long v;
+    for (int i = 0; i < 10; i++) {
+        v = i;
+        void *r = NULL;
+        ck_assert_int_eq(coio_to_thread(tsan_pool_fn, &v, &r), 0);
+        ck_assert_int_eq(v, i * 2 + 1);
+    }
+    return arg;
+}
+
+static void task_and_pool(void)
+{
+    ck_assert_int_eq(run_main(tsan_pool_main, NULL, NULL), 0);
+}
+
+START_TEST(test_tsan_task_and_pool_function_do_not_race)
+{
+    ck_assert_int_eq(child_status(task_and_pool), 0);
+}
+END_TEST
+#endif /* TSAN_BUILD */
+
 static Suite *thread_suite(void)
 {
     Suite *s = suite_create("thread");
@@ -772,6 +913,14 @@ static Suite *thread_suite(void)
     tcase_add_test(tc, test_X2_user_pool_results_and_free_joins);
     tcase_add_test(tc, test_X2_executor_errors);
     suite_add_tcase(s, tc);
+#ifdef TSAN_BUILD
+    tc = tcase_create("tsan");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_tsan_tasks_of_one_loop_do_not_race);
+    tcase_add_test(tc, test_tsan_tasks_of_loops_on_two_threads_race);
+    tcase_add_test(tc, test_tsan_task_and_pool_function_do_not_race);
+    suite_add_tcase(s, tc);
+#endif
     return s;
 }
 
