@@ -118,11 +118,13 @@ static void *main_wakes_blocked(void *arg)
 {
     struct wake_ctx c = {coio_loop_current(), coio_future_new(), 0, 0, -1};
     loop_thread = pthread_self();
+    /* Before the thread starts: on a loaded machine it may sleep its 50 ms
+       before this thread runs again. */
+    double t0 = now();
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, poster_50ms, &c), 0);
     /* Nothing else is scheduled: the loop blocks in its poll with no timeout
        until the other thread's call wakes it. */
-    double t0 = now();
     void *r = NULL;
     ck_assert_int_eq(coio_await(c.fut, &r), 0);
     ck_assert_time(now() - t0, 0.045, 2.0);
