@@ -4,11 +4,12 @@
 #define COIO_FAULT_NO_REDIRECT
 #include "fault.h"
 
-#include <execinfo.h>
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/common_interface_defs.h>
-#endif
 #include <stdio.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#elif defined(__GLIBC__)
+#include <execinfo.h>
+#endif
 
 #ifdef COIO_FAULTS
 
@@ -33,7 +34,7 @@ const char *coio__fault_last(void) { return last; }
    its stack (symbolized under ASan; else return addresses for addr2line). */
 static bool tracing(void)
 {
-    static int on = -1;
+    static _Thread_local int on = -1;
     if (on < 0) {
         const char *e = getenv("COIO_FAULT_TRACE");
         on = e && *e && *e != '0';
@@ -50,17 +51,20 @@ __attribute__((noinline)) bool coio__fault(const char *what)
         fired++;
         last = what;
         if (tracing()) {
-#ifdef __SANITIZE_ADDRESS__
-            fprintf(stderr, "coio fault: point %ld (%s) fails\n", passed, what);
+            fprintf(stderr, "coio fault: point %ld (%s) fails", passed, what);
+#if defined(__SANITIZE_ADDRESS__)
+            fputc('\n', stderr);
             __sanitizer_print_stack_trace();
-            return true;
-#endif
+#elif defined(__GLIBC__)
             void *pc[6];
             int n = backtrace(pc, 6);
-            fprintf(stderr, "coio fault: point %ld (%s) fails; at", passed, what);
+            fputs("; at", stderr);
             for (int i = 2; i < n; i++) /* above coio__fault and its wrapper */
                 fprintf(stderr, " %p", pc[i]);
             fputc('\n', stderr);
+#else
+            fputc('\n', stderr);
+#endif
         }
         return true;
     }

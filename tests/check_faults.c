@@ -235,7 +235,7 @@ END_TEST
 
 static int op_spawn_many(void)
 {
-    enum { N = 150 }; /* more than a slab of stacks */
+    enum { N = 70 }; /* more than a slab of stacks (64) */
     coio_task *t[N];
     int n = 0;
     arm();
@@ -1266,7 +1266,7 @@ END_TEST
 #define ADD(s, test)                                                                               \
     do {                                                                                           \
         TCase *tc = tcase_create(#test);                                                           \
-        tcase_set_timeout(tc, 120);                                                                \
+        tcase_set_timeout(tc, 300);                                                                \
         tcase_add_test(tc, test);                                                                  \
         suite_add_tcase(s, tc);                                                                    \
     } while (0)
