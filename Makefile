@@ -10,7 +10,9 @@
 #   make check-macho-asm   arch/{x86_64,aarch64}/switch.S assemble for macOS (Mach-O; clang)
 #   make conformance       the port conformance program (no libcheck needed)
 #   make check-valgrind    the suites under valgrind (memcheck)
-#   make check SANITIZE=address|undefined
+#   make check SANITIZE=address|undefined|thread (thread: with clang when installed)
+#   make check FAULTS=1    the fault-injection suite (tests/check_faults.c), with
+#                          injection points compiled in (src/fault.h); add SANITIZE=address
 #   make check LTO=1       link-time optimized build (e.g. CFLAGS="-O3 -g"); CC=clang works too
 #   make bench             benchmarks in bench/, printed as a table
 #   make fuzz FUZZ_SECONDS=N   the libFuzzer targets in tests/fuzz/ (clang), N s each
@@ -24,6 +26,15 @@
 CC       ?= cc
 ifeq ($(origin CC),default)
 CC       := cc
+# ThreadSanitizer: clang's runtime when there is one. GCC 12's libtsan takes
+# milliseconds to make the fiber each task is (src/coio_int.h), which puts the
+# suites that start thousands of tasks past their time limits; clang 14's
+# takes a fraction of one. CC=gcc SANITIZE=thread still works, slowly.
+ifeq ($(SANITIZE),thread)
+ifneq ($(shell command -v clang 2>/dev/null),)
+CC       := clang
+endif
+endif
 endif
 PREFIX   ?= /usr/local
 TRIPLE   := $(shell $(CC) -dumpmachine)
@@ -82,7 +93,7 @@ endif
 endif
 
 BUILDDIR ?= build
-BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,-m32))$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
+BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,-m32))$(if $(SANITIZE),-$(SANITIZE))$(if $(FAULTS),-faults)$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -104,6 +115,9 @@ ifeq ($(LTO),1)
 ALL_CFLAGS += -flto=auto
 SAN_LD += -flto=auto
 BUILD := $(BUILD)-lto
+endif
+ifneq ($(FAULTS),)
+ALL_CFLAGS += -DCOIO_FAULTS
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)
 
@@ -141,7 +155,10 @@ $(LIB_SO): $(OBJS)
 
 # ---- tests ----------------------------------------------------------------
 # TESTS="check_task check_io" runs a subset.
-TEST_SRCS := $(if $(TESTS),$(TESTS:%=tests/%.c),$(wildcard tests/check_*.c))
+# check_faults needs the injection points: FAULTS=1 builds and runs it alone
+# (TESTS= adds others), and the ordinary builds leave it out.
+TEST_SRCS := $(if $(TESTS),$(TESTS:%=tests/%.c),$(if $(FAULTS),tests/check_faults.c,\
+  $(filter-out tests/check_faults.c,$(wildcard tests/check_*.c))))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ifeq ($(STATIC),)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
@@ -155,12 +172,12 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 
 # The example servers driven by real clients (curl, socat, nc, wrk): part of every
 # full `make check`; EXAMPLES_NET=1 adds it to a TESTS= subset, EXAMPLES_NET= drops it.
-EXAMPLES_NET ?= $(if $(TESTS),,1)
+EXAMPLES_NET ?= $(if $(TESTS)$(FAULTS),,1)
 NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,echo_server echo_client http_server chat_server file_server udp_echo request_id))
 # The tutorial examples with an expected output in examples/expected/ (NAME.out
 # or NAME@TAG.out), run by tests/examples.sh: part of every full `make check`
 # (about 11 s, most of them at once); EXAMPLES_TUT=1 adds them to a TESTS= subset.
-EXAMPLES_TUT ?= $(if $(TESTS),,1)
+EXAMPLES_TUT ?= $(if $(TESTS)$(FAULTS),,1)
 TUT_EXAMPLES := $(if $(EXAMPLES_TUT),$(sort $(foreach f,$(wildcard examples/expected/*.out),\
   $(BUILD)/examples/$(firstword $(subst @, ,$(basename $(notdir $(f))))))))
 
@@ -168,13 +185,18 @@ TUT_EXAMPLES := $(if $(EXAMPLES_TUT),$(sort $(foreach f,$(wildcard examples/expe
 # report) and tests/gdb.sh (tools/coio-gdb.py under gdb -batch; gdb-multiarch
 # and qemu's gdbstub for cross builds): part of every full `make check`;
 # EXAMPLES_DEBUG=1 adds them to a TESTS= subset.
-EXAMPLES_DEBUG ?= $(if $(TESTS),,1)
+EXAMPLES_DEBUG ?= $(if $(TESTS)$(FAULTS),,1)
 DEBUG_EXAMPLES := $(if $(EXAMPLES_DEBUG),$(BUILD)/examples/hang_demo)
+
+# ThreadSanitizer runs code several times slower: more time for the suites
+# that start tens of thousands of tasks, and slack for the timing bounds.
+TSAN_ENV := $(if $(filter thread,$(SANITIZE)),CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4} \
+  COIO_TEST_SLACK=$${COIO_TEST_SLACK:-2})
 
 check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES) $(DEBUG_EXAMPLES)
 	@command -v pkg-config >/dev/null && pkg-config --exists check 2>/dev/null || [ -n "$(STATIC)" ] || \
 	  { echo "libcheck is missing: apt-get install check pkg-config"; exit 1; }
-	@RUNNER="$(RUNNER)" sh tests/run.sh $(TEST_BINS)
+	@RUNNER="$(RUNNER)" $(TSAN_ENV) sh tests/run.sh $(TEST_BINS)
 	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" sh tests/hang_demo.sh $(BUILD)/examples/hang_demo)

@@ -568,6 +568,9 @@ static int begin_run(coio_loop *l)
         l->thread_stack_size = size;
     }
 #endif
+#ifdef COIO_TSAN
+    l->tsan_fiber = __tsan_get_current_fiber(); /* the loop context's */
+#endif
     return 0;
 }
 

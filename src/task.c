@@ -152,6 +152,10 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     if (COIO_UNLIKELY(l->debug)) /* the spawn site, below the control block */
         first = coio__dump_spawn_site(t);
     t->sp = coio__arch_init_frame(first, task_entry);
+#ifdef COIO_TSAN
+    t->tsan_fiber = __tsan_create_fiber(0); /* each task is its own logical thread */
+    __tsan_set_fiber_name(t->tsan_fiber, t->f.name[0] ? t->f.name : "coio task");
+#endif
     if (COIO_UNLIKELY(l->debug)) /* for the stack high-water mark */
         coio__debug_stack_prepare(t);
     l->refs++;
@@ -693,6 +697,10 @@ void coio__future_free(coio_future *f)
     if (t) {
         coio__group_error_release(t->group_error);
         coio__ctx_release(t->ctx);
+#ifdef COIO_TSAN
+    t->tsan_fiber = __tsan_create_fiber(0); /* each task is its own logical thread */
+    __tsan_set_fiber_name(t->tsan_fiber, t->f.name[0] ? t->f.name : "coio task");
+#endif
         struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
         coio__stack_put(l->closed ? NULL : &l->pool, &st);
