@@ -118,9 +118,6 @@ static void *main_wakes_blocked(void *arg)
 {
     struct wake_ctx c = {coio_loop_current(), coio_future_new(), 0, 0, -1};
     loop_thread = pthread_self();
-    /* Before the thread starts: on a loaded machine it may sleep its 50 ms
-       before this thread runs again. */
-    double t0 = now();
     pthread_t th;
     /* t0 before the thread exists: its 50 ms cannot start earlier (a t0 taken
        after pthread_create measured less when this thread was descheduled). */
