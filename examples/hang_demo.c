@@ -108,6 +108,8 @@ static void *spin(void *arg)
     (void)arg;
     if (coio_event_wait(&go) != 0)
         return NULL;
+    printf("spinning\n"); /* from here on the loop stands still */
+    fflush(stdout);
     volatile unsigned long n = 0;
     while (spinning && (bound == 0 || elapsed() < bound)) /* never yields */
         spin_step(&n);

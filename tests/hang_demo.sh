@@ -124,6 +124,9 @@ fi
 
 # 3. SIGQUIT while a task spins: the dump is made in the handler.
 if run spin -s $((5 * slack)); then
+    # The spinner says when it spins: a signal sent before that would find the
+    # loop idle and get the ordinary dump.
+    wait_for "$tmp/spin.out" '^spinning' || fail "the spinner never said it spins"
     kill -QUIT "$pid"
     if wait_for "$tmp/spin.err" '^coio: end of task dump'; then
         d="$tmp/spin.err"
