@@ -72,9 +72,15 @@
  *     unconditional ldmxcsr + fldcw        5.7     73-81     ~80
  *     no ldmxcsr                           5.1     3.6-4.3
  *     Boost.Context jump_fcontext          6.3-6.9  81.9
- *   AMD EPYC (family 26 model 2), this session, same binary before/after
+ *   AMD EPYC (family 26 model 2; 2026-12-03, before the machine was
+ *   loaded, three runs each, the same bench_switch)
  *     unconditional ldmxcsr + fldcw        5.7-5.9 5.6-5.7   5.3-6.1
- *     compare, reload on difference        see README's W1 rows
+ *     compare, reload on a difference      6.6-8.7 6.6-6.9   6.8
+ *       (different rounding modes: 11.6, against 5.4 before)
+ *
+ * So on that AMD the compare costs about 1 ns per switch, and the Xeon's
+ * 70 ns go. The comparison stays: the 1 ns is the price of never paying
+ * the Xeon's penalty, which also strikes Boost.Context.
  *
  * On that Xeon an `ldmxcsr` in a switch that leaves through an indirect
  * `jmp` to alternating targets costs about 70 ns, and a `stmxcsr` that
