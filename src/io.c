@@ -12,6 +12,7 @@
 #include "coio_int.h"
 #include "dump.h"
 #include "poller.h"
+#include "transport.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -515,4 +516,13 @@ bool coio__describe_io(const struct coio__wait *w, const struct coio__task *t, i
         coio__db_deadline(b, t->timer.when, now);
     }
     return true;
+}
+
+int coio__wait_io(int fd, bool write, int64_t deadline)
+{
+    struct coio__fd *s;
+    struct coio__task *self = prepare(fd, &s);
+    if (!self)
+        return -1;
+    return wait_fd(self, fd, write, deadline);
 }

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "coio_int.h"
 #include "dump.h"
+#include "transport.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -120,6 +121,8 @@ struct coio_reader {
     uint8_t fed;            /* no fd: data comes from coio_reader_feed_* */
     uint8_t held;           /* the user holds the handle */
     int err;                /* set_error or a read error (ECONNRESET ...): sticky */
+    int eof_err;            /* reported at EOF instead of 0 once the buffer is read
+                               (TLS3: ECONNRESET, the peer left without close_notify) */
     struct coio__task *waiter; /* the task inside a read call (one at a time: EBUSY) */
     struct coio__list fedq;    /* a fed reader's waiter (struct lwait) */
 };
@@ -139,9 +142,9 @@ struct coio_writer {
 };
 
 struct stream {
-    int fd;                 /* -1 once closed (or for a fed reader) */
+    struct coio__transport tp; /* fd (-1 once closed, or for a fed reader), TLS */
     int refs;               /* reader handle + writer handle + flusher */
-    uint8_t sock;           /* send(MSG_NOSIGNAL) works; else write() with SIGPIPE held */
+    uint8_t server_side;    /* accepted by a server (start_tls's default role) */
     uint8_t has_reader, has_writer;
     uint8_t closed;
     coio_reader r;
@@ -161,10 +164,8 @@ static void stream_finish_close(struct stream *s)
     s->r.eof = 1;
     interrupt(s->r.waiter, EINTR);
     wake_all(&s->r.fedq);
-    if (s->fd >= 0) {
-        coio_close(s->fd);
-        s->fd = -1;
-    }
+    if (s->tp.fd >= 0)
+        s->tp.ops->close(&s->tp);
     s->w.len = s->w.off = 0;
     wake_all(&s->w.drainers);
     wake_all(&s->w.closers);
@@ -185,24 +186,13 @@ static struct stream *stream_new(int fd, size_t limit)
     struct stream *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->fd = fd;
+    coio__transport_fd_init(&s->tp, fd);
     s->r.limit = limit ? limit : COIO_STREAM_LIMIT;
     s->w.high = DEFAULT_HIGH;
     s->w.low = DEFAULT_HIGH / 4;
     coio__list_init(&s->r.fedq);
     coio__list_init(&s->w.drainers);
     coio__list_init(&s->w.closers);
-    if (fd >= 0) {
-        int type;
-        socklen_t tl = sizeof type;
-        s->sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
-        if (s->sock)
-            coio__sock_nosigpipe(fd);
-        int fl = fcntl(fd, F_GETFL);
-        if (fl >= 0 && !(fl & O_NONBLOCK))
-            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
     return s;
 }
 
@@ -262,8 +252,13 @@ static int reader_fill(coio_reader *r)
         errno = r->err;
         return -1;
     }
-    if (r->eof)
+    if (r->eof) {
+        if (r->eof_err && r->len == 0) {
+            errno = r->eof_err;
+            return -1;
+        }
         return 0;
+    }
     struct stream *s = of_reader(r);
     struct coio__task *self = coio__self();
     if (r->fed) {
@@ -285,14 +280,14 @@ static int reader_fill(coio_reader *r)
         }
         return r->len > before ? 1 : r->eof ? 0 : 1;
     }
-    if (s->fd < 0) {
+    if (s->tp.fd < 0) {
         r->eof = 1;
         return 0;
     }
     if (reader_reserve(r, READ_CHUNK) < 0)
         return -1;
     r->waiter = self;
-    ssize_t n = coio_read(s->fd, r->buf + r->off + r->len, r->cap - r->off - r->len);
+    ssize_t n = s->tp.ops->read(&s->tp, r->buf + r->off + r->len, r->cap - r->off - r->len, -1);
     int e = errno;
     r->waiter = NULL;
     if (n < 0 && e == ECANCELED) { /* a delivered cancel is reported, even over an error */
@@ -307,6 +302,17 @@ static int reader_fill(coio_reader *r)
     }
     if (n > 0)
         return 1;
+    if (n < 0 && s->tp.unclean_eof) {
+        /* TLS3: the peer left without close_notify. An EOF whose end is told as
+           ECONNRESET: every byte received is still delivered (a partial read is
+           ENODATA as at EOF); a call that would see the bare EOF fails instead. */
+        r->eof = 1;
+        r->eof_err = e;
+        if (r->len)
+            return 0;
+        errno = e;
+        return -1;
+    }
     if (n == 0 || r->eof || s->closed) {
         r->eof = 1;
         return 0;
@@ -538,6 +544,10 @@ ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap, const c
                 return -1;
             }
         }
+        if (r->eof && r->eof_err && r->len == 0) {
+            errno = r->eof_err; /* TLS3: the end of an unclean close */
+            return -1;
+        }
         if (r->eof) {
             /* IncompleteReadError(all buffered bytes, None); the buffer empties. */
             if (r->len > cap) {
@@ -614,26 +624,11 @@ void coio_reader_release(coio_reader *r)
 
 /* ---- writer --------------------------------------------------------------------------- */
 
-/* One nonblocking send: bytes sent, or -1 with errno (EAGAIN included). Pipes are
-   written with SIGPIPE blocked, and a SIGPIPE this write raised is taken back, so a
-   vanished reader gives EPIPE and never the signal (ST9). */
+/* One nonblocking send through the transport: bytes sent, or -1 with errno
+   (EAGAIN included: s->tp.want says what to wait for). */
 static ssize_t raw_send(struct stream *s, const void *p, size_t n)
 {
-    for (;;) {
-        ssize_t k;
-        if (s->sock) {
-            k = coio__sock_send(s->fd, p, n); /* MSG_NOSIGNAL or the like (io.c) */
-            if (k < 0 && errno == ENOTSOCK) {
-                s->sock = 0;
-                continue;
-            }
-        } else {
-            k = coio__write_nosigpipe(s->fd, p, n);
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        return k;
-    }
+    return s->tp.ops->send(&s->tp, p, n);
 }
 
 static void writer_fail(struct stream *s, int e)
@@ -647,11 +642,9 @@ static void writer_shutdown_wr(struct stream *s)
 {
     s->w.eof_pending = 0;
     s->w.eof_sent = 1;
-    if (s->fd < 0)
+    if (s->tp.fd < 0)
         return;
-    if (s->sock)
-        shutdown(s->fd, SHUT_WR);
-    else
+    if (s->tp.ops->shutdown_wr(&s->tp) > 0)
         stream_finish_close(s); /* a pipe's only EOF is its close */
 }
 
@@ -672,7 +665,7 @@ static void *flusher(void *arg)
     coio_writer *w = &s->w;
     struct guard g;
     guard_push(&g, flusher_never_ran, s);
-    while (w->len && !w->err && s->fd >= 0) {
+    while (w->len && !w->err && s->tp.fd >= 0) {
         ssize_t k = raw_send(s, w->buf + w->off, w->len);
         if (k > 0) {
             w->off += (size_t)k;
@@ -687,10 +680,10 @@ static void *flusher(void *arg)
             writer_fail(s, errno);
             break;
         }
-        if (coio_wait_writable(s->fd, -1) < 0) {
+        if (coio__transport_wait(&s->tp, -1) < 0) {
             if (errno == ECANCELED)
                 break; /* loop shutdown: the data stays; release closes the fd */
-            if (s->fd >= 0 && errno != EBADF)
+            if (s->tp.fd >= 0 && errno != EBADF)
                 writer_fail(s, errno);
             break;
         }
@@ -876,7 +869,10 @@ int coio_writer_set_write_buffer_limits(coio_writer *w, size_t high, size_t low)
 
 size_t coio_writer_buffer_size(const coio_writer *w) { return w ? w->len : 0; }
 
-int coio_writer_can_write_eof(const coio_writer *w) { return w != NULL; }
+int coio_writer_can_write_eof(const coio_writer *w)
+{
+    return w && of_writer((coio_writer *)w)->tp.ops->shutdown_wr;
+}
 
 int coio_writer_write_eof(coio_writer *w)
 {
@@ -885,6 +881,10 @@ int coio_writer_write_eof(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    if (!s->tp.ops->shutdown_wr) { /* TLS cannot half-close (TLS4) */
+        errno = ENOTSUP;
+        return -1;
+    }
     if (w->closing || s->closed) {
         errno = ECONNRESET;
         return -1;
@@ -909,7 +909,7 @@ int coio_writer_close(coio_writer *w)
     if (w->closing)
         return 0;
     w->closing = 1;
-    if (w->len == 0 || w->err || s->fd < 0 || ensure_flusher(s) < 0)
+    if (w->len == 0 || w->err || s->tp.fd < 0 || ensure_flusher(s) < 0)
         stream_finish_close(s);
     return 0;
 }
@@ -944,11 +944,11 @@ static int writer_name(coio_writer *w, struct sockaddr *sa, socklen_t *len, bool
         return -1;
     }
     struct stream *s = of_writer(w);
-    if (s->fd < 0) {
+    if (s->tp.fd < 0) {
         errno = EBADF;
         return -1;
     }
-    return peer ? getpeername(s->fd, sa, len) : getsockname(s->fd, sa, len);
+    return peer ? getpeername(s->tp.fd, sa, len) : getsockname(s->tp.fd, sa, len);
 }
 
 int coio_writer_peername(coio_writer *w, struct sockaddr *sa, socklen_t *len)
@@ -961,7 +961,7 @@ int coio_writer_sockname(coio_writer *w, struct sockaddr *sa, socklen_t *len)
     return writer_name(w, sa, len, false);
 }
 
-int coio_writer_fd(const coio_writer *w) { return w ? of_writer((coio_writer *)w)->fd : -1; }
+int coio_writer_fd(const coio_writer *w) { return w ? of_writer((coio_writer *)w)->tp.fd : -1; }
 
 void coio_writer_release(coio_writer *w)
 {
