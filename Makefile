@@ -42,8 +42,18 @@ POLLER := kqueue
 endif
 endif
 
+# TLS over OpenSSL 3 (src/tls.c), found with pkg-config: built when present; TLS=0
+# leaves it out (the coio_tls_* functions then fail with ENOTSUP). Cross builds find
+# the target's OpenSSL through PKG_CONFIG_LIBDIR (check-aarch64 sets it).
+PKG_CONFIG ?= pkg-config
+TLS ?= $(shell $(PKG_CONFIG) --exists 'openssl >= 3' 2>/dev/null && echo 1 || echo 0)
+ifeq ($(TLS),1)
+TLS_CFLAGS := -DCOIO_TLS=1 $(shell $(PKG_CONFIG) --cflags openssl)
+TLS_LIBS := $(shell $(PKG_CONFIG) $(if $(STATIC),--static) --libs openssl)
+endif
+
 BUILDDIR ?= build
-BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
+BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(SANITIZE),-$(SANITIZE))$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))$(if $(filter 1,$(TLS)),,-notls)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -61,6 +71,8 @@ else ifneq ($(SANITIZE),)
 $(error SANITIZE must be address, undefined or thread)
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)
+ALL_CFLAGS += $(TLS_CFLAGS)
+LDLIBS += $(TLS_LIBS)
 
 # Every src/*.c except the pollers, plus the one poller chosen.
 SRCS := $(sort $(filter-out src/poll_%.c,$(wildcard src/*.c))) src/poll_$(POLLER).c
@@ -129,7 +141,7 @@ check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES)
 check-aarch64:
 	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
 	  [ -f /usr/lib/aarch64-linux-gnu/libcheck.a ] || { echo "missing: dpkg --add-architecture arm64 && apt-get update && apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user check:arm64"; exit 1; }
-	$(MAKE) CC=aarch64-linux-gnu-gcc STATIC=1 RUNNER=qemu-aarch64 JOBS=$${JOBS:-2} \
+	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig $(MAKE) CC=aarch64-linux-gnu-gcc STATIC=1 RUNNER=qemu-aarch64 JOBS=$${JOBS:-2} \
 	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} check
 
 # The port conformance tests without libcheck (tests/conformance_main.c): the
@@ -223,7 +235,9 @@ install: lib
 	ln -sf libcoio.so.$(SO_FULL) $(DESTDIR)$(PREFIX)/lib/libcoio.so.$(SO_MAJOR)
 	ln -sf libcoio.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libcoio.so
 	install -m 644 include/coio.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' \
+	  $(if $(filter 1,$(TLS)),-e 's|@REQUIRES_PRIVATE@|openssl|',-e '/@REQUIRES_PRIVATE@/d') \
+	  coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc
 
 clean:
 	rm -rf $(BUILDDIR)

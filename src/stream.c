@@ -1097,6 +1097,142 @@ static void set_nodelay(int fd, const coio_stream_opts *opts)
     }
 }
 
+/* ---- TLS on a stream (tls.c does the TLS; transport.h) ---------------------------- */
+
+/* Put TLS on s's connection and run the handshake (the transport closes on failure
+   by the caller). */
+static int stream_tls(struct stream *s, coio_tls_context *ctx, const char *hostname,
+                      bool server_side, const coio_stream_opts *opts)
+{
+    if (coio__tls_attach(&s->tp, ctx, hostname, server_side, opts) < 0)
+        return -1;
+    return coio__tls_handshake(&s->tp, opts ? opts->tls_handshake_timeout : 0);
+}
+
+struct pair {
+    coio_reader **r;
+    coio_writer **w;
+};
+
+static void release_pair(void *arg)
+{
+    struct pair *p = arg;
+    coio_writer_release(*p->w);
+    coio_reader_release(*p->r);
+    *p->w = NULL;
+    *p->r = NULL;
+}
+
+/* The client's handshake when opts ask for TLS (TLS1: server_hostname defaults to
+   the host; needed when there is none and host names are checked). On failure r
+   and w are released (the connection closes) and errno tells why. */
+static int open_tls(const coio_stream_opts *opts, const char *host, coio_reader **r,
+                    coio_writer **w)
+{
+    if (!opts || !opts->tls)
+        return 0;
+    const char *name = opts->server_hostname ? opts->server_hostname : host;
+    int rc;
+    if (!name && coio__tls_context_checks_host(opts->tls)) {
+        errno = EINVAL;
+        rc = -1;
+    } else {
+        struct pair pair = {r, w};
+        struct guard g; /* the task ending mid-handshake (loop close) closes it */
+        guard_push(&g, release_pair, &pair);
+        rc = stream_tls(of_writer(*w), opts->tls, name, false, opts);
+        guard_pop(&g);
+    }
+    if (rc < 0) {
+        int e = errno;
+        coio_writer_release(*w);
+        coio_reader_release(*r);
+        *w = NULL;
+        *r = NULL;
+        errno = e;
+    }
+    return rc;
+}
+
+int coio_writer_start_tls(coio_writer *w, coio_tls_context *ctx, const coio_stream_opts *opts)
+{
+    struct coio__task *self = coio__self();
+    if (!w || !ctx || !self) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct stream *s = of_writer(w);
+    if (s->tp.tls) {
+        errno = EALREADY;
+        return -1;
+    }
+    if (s->has_reader && (s->r.waiter || s->r.len)) {
+        errno = EBUSY;
+        return -1;
+    }
+    while (w->len) { /* what was written in the clear goes first */
+        if (writer_check(w) < 0 || ensure_flusher(s) < 0)
+            return -1;
+        int code = lwait_park(self, &w->drainers);
+        if (code) {
+            errno = code;
+            return -1;
+        }
+    }
+    if (writer_check(w) < 0)
+        return -1;
+    if (s->tp.fd < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int role = coio__tls_context_role(ctx);
+    bool server_side = role == COIO_TLS_SERVER || (role != COIO_TLS_CLIENT && s->server_side);
+    s->refs++; /* the handles may be released by another task meanwhile */
+    int rc = stream_tls(s, ctx, opts ? opts->server_hostname : NULL, server_side, opts);
+    int e = errno;
+    if (rc < 0 && e != EINVAL && e != EALREADY && e != ENOTSUP)
+        stream_finish_close(s); /* asyncio closes the transport of a failed start_tls */
+    stream_unref(s);
+    errno = e;
+    return rc;
+}
+
+const char *coio_stream_tls_error(const coio_writer *w)
+{
+    if (!w)
+        return coio__tls_last_error();
+    return coio__tls_error(&of_writer((coio_writer *)w)->tp);
+}
+
+const char *coio_writer_tls_version(const coio_writer *w)
+{
+    return w ? coio__tls_version(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
+const char *coio_writer_tls_cipher(const coio_writer *w)
+{
+    return w ? coio__tls_cipher(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
+const char *coio_writer_tls_alpn(const coio_writer *w)
+{
+    return w ? coio__tls_alpn(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
+int coio_writer_tls_peer_subject(const coio_writer *w, char *buf, size_t len)
+{
+    if (!w) {
+        errno = EINVAL;
+        return -1;
+    }
+    return coio__tls_peer_subject(&of_writer((coio_writer *)w)->tp, buf, len);
+}
+
+void *coio_writer_ssl(const coio_writer *w)
+{
+    return w ? coio__tls_ssl(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
 int coio_open_connection(const char *host, int port, const coio_stream_opts *opts, coio_reader **r,
                          coio_writer **w)
 {
@@ -1128,7 +1264,7 @@ int coio_open_connection(const char *host, int port, const coio_stream_opts *opt
             errno = ENOMEM;
             return -1;
         }
-        return 0;
+        return open_tls(opts, host, r, w);
     }
     freeaddrinfo(res);
     errno = err;
@@ -1170,7 +1306,7 @@ int coio_open_unix_connection(const char *path, const coio_stream_opts *opts, co
         errno = e;
         return -1;
     }
-    return 0;
+    return open_tls(opts, NULL, r, w);
 }
 
 /* ---- servers -------------------------------------------------------------------------- */
@@ -1197,6 +1333,7 @@ static void server_unref(coio_server *s)
 {
     if (--s->refs > 0)
         return;
+    coio_tls_context_release(s->opts.tls);
     free(s->fds);
     free(s->acceptors);
     free(s->path);
@@ -1244,6 +1381,12 @@ static void *client_main(void *arg)
 {
     struct client *c = arg;
     guard_push(&c->g, client_abandoned, c);
+    if (c->srv->opts.tls &&
+        stream_tls(of_writer(c->w), c->srv->opts.tls, NULL, true, &c->srv->opts) < 0) {
+        guard_pop(&c->g); /* the handshake failed: close quietly, no callback */
+        client_end(c);
+        return NULL;
+    }
     int rc = c->srv->cb(c->r, c->w, c->srv->arg);
     int e = errno;
     guard_pop(&c->g);
@@ -1287,6 +1430,7 @@ static void start_client(coio_server *s, int fd)
         return;
     }
     c->srv = s;
+    of_writer(c->w)->server_side = 1;
     s->refs++;
     s->nactive++;
     char name[64];
@@ -1370,6 +1514,8 @@ static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_o
     s->arg = arg;
     if (opts)
         s->opts = *opts;
+    s->opts.server_hostname = NULL; /* not ours to keep */
+    coio__tls_context_ref(s->opts.tls);
     coio__list_init(&s->closers);
     coio__list_init(&s->serving);
     return s;

@@ -52,4 +52,24 @@ COIO_HIDDEN int coio__transport_wait(struct coio__transport *tp, int64_t deadlin
    (the caller just saw EAGAIN). 0 or -1 with errno as coio_wait_readable. */
 COIO_HIDDEN int coio__wait_io(int fd, bool write, int64_t deadline);
 
+/* tls.c. Put a TLS session on a connected transport (ops switch to TLS): as the
+   client (server_side 0: hostname is SNI and, when the context checks host
+   names, the name to match; "" or NULL: neither) or the server. Then run the
+   handshake (timeout <= 0: 60 s). Both -1 with errno as documented in coio.h
+   for coio_open_connection; the caller closes the transport on failure. */
+COIO_HIDDEN int coio__tls_attach(struct coio__transport *tp, coio_tls_context *ctx,
+                                 const char *hostname, bool server_side,
+                                 const coio_stream_opts *opts);
+COIO_HIDDEN int coio__tls_handshake(struct coio__transport *tp, double timeout);
+COIO_HIDDEN const char *coio__tls_error(const struct coio__transport *tp);
+COIO_HIDDEN const char *coio__tls_last_error(void);
+COIO_HIDDEN void coio__tls_context_ref(coio_tls_context *ctx);
+COIO_HIDDEN int coio__tls_context_role(const coio_tls_context *ctx);
+COIO_HIDDEN int coio__tls_context_checks_host(const coio_tls_context *ctx);
+COIO_HIDDEN const char *coio__tls_version(const struct coio__transport *tp);
+COIO_HIDDEN const char *coio__tls_cipher(const struct coio__transport *tp);
+COIO_HIDDEN const char *coio__tls_alpn(const struct coio__transport *tp);
+COIO_HIDDEN void *coio__tls_ssl(const struct coio__transport *tp);
+COIO_HIDDEN int coio__tls_peer_subject(const struct coio__transport *tp, char *buf, size_t len);
+
 #endif
