@@ -55,7 +55,27 @@ static int handle(coio_reader *r, coio_writer *w, void *arg)
     }
 }
 
-static void on_term(int sig, void *task) { coio_cancel(task); }
+/* SIGINT/SIGTERM: stop listening and close every client connection (what they
+   were sent still goes out first). serve_forever then returns, and each handler
+   sees EOF at its read and returns, idle keep-alive clients included. */
+static void on_term(int sig, void *s)
+{
+    (void)sig;
+    coio_server_close_clients(s);
+    coio_server_close(s);
+}
+
+/* After serve_forever: give the handlers half a second to finish, then cut the
+   connections of any still busy (a peer that does not read what it was sent). */
+static void finish(coio_server *s)
+{
+    coio_timeout to;
+    coio_timeout_enter(&to, 0.5);
+    if (coio_timeout_exit(&to, coio_server_wait_closed(s)) < 0) {
+        coio_server_abort_clients(s);
+        coio_server_wait_closed(s);
+    }
+}
 
 static void *main_task(void *arg)
 {
@@ -68,11 +88,12 @@ static void *main_task(void *arg)
         perror("http_server: start_server");
         return (void *)1;
     }
-    coio_add_signal_handler(SIGTERM, on_term, coio_current_task());
+    coio_add_signal_handler(SIGTERM, on_term, s);
+    coio_add_signal_handler(SIGINT, on_term, s);
     printf("listening on %s port %d\n", host, coio_server_port(s));
     fflush(stdout);
-    coio_server_serve_forever(s);
-    coio_absorb_cancel();
+    coio_server_serve_forever(s); /* until SIGINT/SIGTERM closes the server */
+    finish(s);
     coio_server_release(s);
     return NULL;
 }

@@ -928,8 +928,8 @@ typedef struct {
    only when a call needs more than it holds, so it never holds much more than
    max(limit, n) bytes and a slow consumer leaves data in the kernel (ST7).
    Common errors of the read calls: EINVAL (NULL, not in a task), EBUSY,
-   ECANCELED, ENOMEM, the reader's error (ECONNRESET, ETIMEDOUT, ... or what
-   set_error gave). */
+   ECANCELED, ETIMEDOUT (coio_reader_set_timeout), ENOMEM, the reader's error
+   (ECONNRESET, ETIMEDOUT, ... or what set_error gave). */
 
 /* A reader without fd, fed by hand (tests, protocol code): limit must be > 0
    (else EINVAL, ST1). NULL with errno EINVAL or ENOMEM. */
@@ -982,6 +982,20 @@ COIO_API ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap
 COIO_API ssize_t coio_reader_readline(coio_reader *r, void *buf, size_t cap);
 /* Give the handle back (see the section head). NULL is ignored. */
 COIO_API void coio_reader_release(coio_reader *r);
+/* Per-operation read timeout (Go's read deadline, libdill's deadlines, in one
+   line): from now on each read call above (read, read_all, readexactly,
+   readuntil, readuntil_any, readline) that has not returned within `seconds`
+   of its start fails with ETIMEDOUT. Nothing is consumed by a call that times
+   out: bytes it had gathered stay in the reader, and the reader stays usable
+   (ETIMEDOUT is not sticky, unlike a connection error). 0 or infinity removes
+   the bound (the default). The scope form bounds several calls at once and
+   works on every waiting call:
+       coio_timeout to; coio_timeout_enter(&to, 5);
+       rc = coio_timeout_exit(&to, coio_reader_readline(r, buf, sizeof buf));
+   0, or -1 with EINVAL (r NULL, seconds negative or NaN). get: the bound (0
+   for none or NULL). */
+COIO_API int coio_reader_set_timeout(coio_reader *r, double seconds);
+COIO_API double coio_reader_get_timeout(const coio_reader *r);
 
 /* -- Writer (asyncio.StreamWriter) -----------------------------------------
    write sends at once what the kernel takes and keeps a copy of the rest,
@@ -998,7 +1012,8 @@ COIO_API int coio_writer_writelines(coio_writer *w, const coio_bytes *v, size_t 
    the low mark (16 KiB); every drainer is released at once (ST8). Returns 0 at
    once below the high mark. -1 with errno: the reader's error, the
    connection's error (EPIPE, ECONNRESET, ...), ECONNRESET after close (ST9),
-   ECANCELED, EINVAL (NULL, not in a task), ENOMEM. */
+   ECANCELED, ETIMEDOUT (coio_writer_set_timeout), EINVAL (NULL, not in a
+   task), ENOMEM. */
 COIO_API int coio_writer_drain(coio_writer *w);
 /* Set the marks (high 0 and low 0: defaults; low 0: high / 4). EINVAL if
    low > high or w NULL. */
@@ -1015,7 +1030,7 @@ COIO_API int coio_writer_can_write_eof(const coio_writer *w);
 COIO_API int coio_writer_close(coio_writer *w);
 COIO_API int coio_writer_is_closing(const coio_writer *w);
 /* Wait until the fd is closed (after close, or once the peer is gone and the
-   writer closed). 0, or -1 with ECANCELED, EINVAL. */
+   writer closed). 0, or -1 with ECANCELED, ETIMEDOUT (set_timeout), EINVAL. */
 COIO_API int coio_writer_wait_closed(coio_writer *w);
 /* getpeername/getsockname of the connection: 0, or -1 with their errno,
    EBADF once closed, EINVAL. */
@@ -1025,6 +1040,46 @@ COIO_API int coio_writer_sockname(coio_writer *w, struct sockaddr *sa, socklen_t
 COIO_API int coio_writer_fd(const coio_writer *w);
 /* Close (as coio_writer_close: the bytes still go out) and give the handle back. */
 COIO_API void coio_writer_release(coio_writer *w);
+/* asyncio's loop.sendfile(transport, file, offset, count) (SF1-SF4): wait until
+   the bytes the writer holds are sent, then send count bytes (0: to the end of
+   the file) of file fd from offset, as coio_sendfile does on the writer's fd.
+   Writes made meanwhile by other tasks queue and go out after the file.
+   Returns the bytes sent (fewer than count if the file is shorter), or -1 with
+   errno: coio_sendfile's errors, EBUSY (another sendfile runs on w), ECONNRESET
+   (closed, or closed meanwhile), EPIPE/ECONNRESET (peer gone: the writer's
+   error from now on), the writer's error, ETIMEDOUT (coio_writer_set_timeout).
+   Either way fd's position is left at offset + bytes sent (SF2). */
+COIO_API ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count, int flags);
+/* Per-operation timeout of the writer's waiting calls (drain, wait_closed,
+   coio_writer_sendfile), as coio_reader_set_timeout: a call not done within
+   `seconds` of its start fails with ETIMEDOUT; queued bytes stay queued and
+   the writer stays usable. write never waits and is not affected. 0 or
+   infinity: none (the default). 0, or -1 with EINVAL (w NULL, seconds
+   negative or NaN). */
+COIO_API int coio_writer_set_timeout(coio_writer *w, double seconds);
+COIO_API double coio_writer_get_timeout(const coio_writer *w);
+
+/* -- sendfile ------------------------------------------------------------------ */
+
+/* coio_sendfile's flag: fail with EOPNOTSUPP where sendfile(2) cannot be used,
+   instead of copying through a buffer (asyncio's fallback=False). */
+#define COIO_SENDFILE_NO_FALLBACK 1
+
+/* asyncio's loop.sock_sendfile (SF1-SF4): send count bytes (0: to EOF) of
+   in_fd from offset to out_fd (a socket or pipe, made nonblocking; the task
+   waits while it is full). sendfile(2) is used where the kernel can (Linux, a
+   regular file as in_fd); elsewhere (other systems, pipes and sockets as
+   in_fd, or sendfile(2) refused: EINVAL/ENOSYS) the bytes are copied with
+   read + write through a 64 KiB buffer, unless flags has
+   COIO_SENDFILE_NO_FALLBACK: then -1/EOPNOTSUPP and nothing is sent (SF3).
+   Returns the bytes sent (less than count if the file ends first). SF2: on
+   success and on every error, cancellation and timeout included, a seekable
+   in_fd's position is left at offset + the bytes sent, so lseek(in_fd, 0,
+   SEEK_CUR) - offset says how far it got. -1 with errno: EINVAL (offset < 0,
+   unknown flags, not in a task), EBADF (an fd not open), EOPNOTSUPP (see
+   above), ECANCELED, ENOMEM, or the write error (EPIPE, ECONNRESET, ...) or
+   the read error (EIO, ...). SIGPIPE is never raised. */
+COIO_API ssize_t coio_sendfile(int out_fd, int in_fd, off_t offset, size_t count, int flags);
 
 /* -- Connections -------------------------------------------------------------- */
 
@@ -1092,10 +1147,27 @@ COIO_API int coio_server_is_serving(const coio_server *s);
 /* Wait until the server is closed and every client callback has returned. 0,
    or -1 with ECANCELED, EINVAL. */
 COIO_API int coio_server_wait_closed(coio_server *s);
-/* Serve until cancelled (then close the server, wait for it as above and
-   return -1/ECANCELED) or until coio_server_close (return 0; asyncio raises
-   CancelledError here). ESHUTDOWN if already closed, EINVAL. */
+/* Serve until cancelled or until coio_server_close (return 0; asyncio raises
+   CancelledError here). ESHUTDOWN if already closed, EINVAL. Cancelling it
+   (SV5) does what asyncio's does: close the server (stop listening; the
+   clients go on), then wait as coio_server_wait_closed for every client
+   callback to return, then return -1/ECANCELED. A second cancel ends that wait
+   early (ECANCELED too; the clients still run). So that a shutdown does not
+   wait for idle clients, call coio_server_close_clients (or abort_clients)
+   first, as examples/http_server.c does on SIGINT/SIGTERM. */
 COIO_API int coio_server_serve_forever(coio_server *s);
+/* asyncio 3.13's Server.close_clients (SV3): close every client connection of
+   s that is open now, gracefully: each writer is closed as coio_writer_close
+   does (the bytes it holds are sent first, then the fd closes). The client
+   callbacks see EOF at their next (or current) read, and ECONNRESET from
+   write/drain (a closed writer). Never waits; the callbacks still have to
+   return (coio_server_wait_closed waits for that). 0, or -1/EINVAL for NULL. */
+COIO_API int coio_server_close_clients(coio_server *s);
+/* asyncio 3.13's Server.abort_clients (SV4): the same, at once: what the
+   writers hold unsent is dropped and every fd closed now. 0, or -1/EINVAL. */
+COIO_API int coio_server_abort_clients(coio_server *s);
+/* Client callbacks of s that have not returned yet (0 for NULL). */
+COIO_API size_t coio_server_nclients(const coio_server *s);
 /* The listening sockets: how many, and getsockname of socket i (0, or -1 with
    EINVAL for a bad index, EBADF once closed). port: the first socket's TCP
    port, or -1 (EAFNOSUPPORT for a Unix server). */
@@ -1210,6 +1282,81 @@ COIO_API int coio_writer_tls_peer_subject(const coio_writer *w, char *buf, size_
 /* The SSL * of a TLS stream (ssl_object), borrowed; NULL if not TLS. */
 COIO_API void *coio_writer_ssl(const coio_writer *w);
 
+/* -- Datagram endpoints (asyncio.create_datagram_endpoint) -------------------
+   Coroutine style, as the streams: a task receives one datagram per
+   coio_datagram_recvfrom call into its own buffer, and coio_datagram_sendto
+   never blocks the loop (the task waits while the socket buffer is full;
+   waiting senders go in the order they called, DG2). One task receives at a
+   time (EBUSY). Every call that may wait runs inside a task (else EINVAL) and
+   is a cancellation point; a cancelled send sent nothing. */
+typedef struct coio_datagram coio_datagram;
+
+typedef struct {
+    int family;          /* AF_UNSPEC (0), AF_INET or AF_INET6: what names resolve to */
+    int reuse_port;      /* SO_REUSEPORT when > 0 */
+    int allow_broadcast; /* SO_BROADCAST when > 0 */
+} coio_datagram_opts;
+
+/* A UDP endpoint (DG1): bound to local_host:local_port when local_host is not
+   NULL or local_port > 0 (local_host NULL: the wildcard address; port 0: a
+   free port), connected to remote_host:remote_port when remote_host is not
+   NULL (then only that peer's datagrams arrive, sendto's address must be NULL
+   or that peer, and an ICMP port-unreachable comes back as ECONNREFUSED from
+   the next call, DG4). asyncio's reuse_address does not exist (refused there
+   since 3.8.1). Names resolve as in coio_open_connection. Returns the
+   endpoint (coio_datagram_close frees it), or NULL with errno: EINVAL (no
+   local and no remote address, a port outside 0..65535, not in a task),
+   ENOENT/EAGAIN (name resolution), EAFNOSUPPORT (no local address of the
+   remote's family), socket/bind/connect/setsockopt errors (EADDRINUSE,
+   EACCES, ...), ENOMEM. */
+COIO_API coio_datagram *coio_datagram_open(const char *local_host, int local_port,
+                                           const char *remote_host, int remote_port,
+                                           const coio_datagram_opts *opts);
+/* The same over Unix datagram sockets: bound to local_path (a stale socket
+   file there is replaced; close removes it if still ours) and/or connected to
+   remote_path. Errors as above, ENAMETOOLONG for a path too long, ENOENT or
+   ECONNREFUSED from connect. */
+COIO_API coio_datagram *coio_datagram_open_unix(const char *local_path, const char *remote_path,
+                                                const coio_datagram_opts *opts);
+/* Receive one datagram (DG3): up to cap bytes of it into buf, the sender's
+   address into sa (*salen: in, its size; out, the address length; sa may be
+   NULL), and *truncated (may be NULL) set to 1 if the datagram was longer
+   than cap (the rest is dropped, as recvfrom(2) does), else 0. Returns the
+   bytes stored; 0 is an empty datagram (DG5), never an end. -1 with errno:
+   ECONNREFUSED (connected endpoint, the peer's port was unreachable; the
+   endpoint stays usable, DG4), EBUSY (another task receives), EBADF (closed,
+   also while waiting), ECANCELED, EINVAL (d NULL, not in a task, sa without
+   salen), recvmsg's errors. */
+COIO_API ssize_t coio_datagram_recvfrom(coio_datagram *d, void *buf, size_t cap,
+                                        struct sockaddr *sa, socklen_t *salen, int *truncated);
+/* Send one datagram of n bytes (0 is valid, DG5) to sa (NULL on a connected
+   endpoint), waiting while the socket cannot take it. Returns n, or -1 with
+   errno: EISCONN (connected, sa not NULL and not the peer), EDESTADDRREQ (not
+   connected, sa NULL), EMSGSIZE (too long for a datagram), ECONNREFUSED (DG4),
+   EBADF (closed), ECANCELED, EINVAL, sendto's errors. send: sendto to the
+   connected peer. */
+COIO_API ssize_t coio_datagram_sendto(coio_datagram *d, const void *buf, size_t n,
+                                      const struct sockaddr *sa, socklen_t salen);
+COIO_API ssize_t coio_datagram_send(coio_datagram *d, const void *buf, size_t n);
+/* The fd (-1 once closed); getsockname (0, or -1 with EINVAL, EBADF); the
+   local UDP port (-1/EAFNOSUPPORT for Unix). */
+COIO_API int coio_datagram_fd(const coio_datagram *d);
+COIO_API int coio_datagram_sockname(const coio_datagram *d, struct sockaddr *sa, socklen_t *len);
+COIO_API int coio_datagram_port(const coio_datagram *d);
+/* Close the socket and give the handle back: calls waiting on it return EBADF
+   (the memory goes once they have). NULL is ignored. */
+COIO_API void coio_datagram_close(coio_datagram *d);
+
+/* asyncio's sock_recvfrom_into / sock_sendto (DG6) on a datagram socket fd of
+   your own (its blocking mode does not matter: each call is MSG_DONTWAIT, and
+   the task waits on EAGAIN). Arguments, results and errors as
+   coio_datagram_recvfrom / _sendto, without EBUSY (two tasks waiting on one fd
+   in one direction get EEXIST) and with EBADF for an fd not open. */
+COIO_API ssize_t coio_sock_recvfrom(int fd, void *buf, size_t cap, struct sockaddr *sa,
+                                    socklen_t *salen, int *truncated);
+COIO_API ssize_t coio_sock_sendto(int fd, const void *buf, size_t n, const struct sockaddr *sa,
+                                  socklen_t salen);
+
 /* -- Subprocesses (asyncio.create_subprocess_exec) --------------------------- */
 
 typedef struct coio_process coio_process;
@@ -1279,6 +1426,56 @@ COIO_API int coio_process_kill(coio_process *p);
    (SIGKILL) and reaped before this returns, as asyncio's transport close does;
    wait for it first to let it finish. NULL is ignored. */
 COIO_API void coio_process_release(coio_process *p);
+
+/* ======================================================================== */
+/* Context variables                                                        */
+/* ======================================================================== */
+/* asyncio's contextvars as tasks use them (PEP 567, CV1-CV6). A context maps
+   variables to values. Every task runs in a copy of the context current where
+   it was spawned (CV3); call_soon/call_later/call_at callbacks and done-
+   callbacks run in a copy of the context current where they were scheduled
+   (CV4); coio_to_thread runs its function in a copy of the caller's context,
+   coio_run_in_executor's function starts from an empty context of its own
+   (what it sets goes with the call), and call_soon_threadsafe callbacks run
+   in the loop's (CV5). A set changes the current context only: never the parent's
+   or a sibling's. Outside tasks and callbacks each thread has a context of its
+   own, which coio_run's main task starts from. Copies are O(1) (a reference to
+   an immutable map, CV6); get is a binary search, O(log n) in the variables
+   set; set copies the map (O(n)) unless it is not shared. Values are the
+   caller's pointers: coio never frees them. */
+typedef struct coio_contextvar coio_contextvar;
+
+/* What coio_contextvar_set gives, to undo it with coio_contextvar_reset; the
+   caller's storage. Fields are private. */
+typedef struct coio_contextvar_token {
+    coio_contextvar *var;
+    void *old;
+    int had_old;
+    int used;
+    const void *ctx;
+} coio_contextvar_token;
+
+/* A variable (CV1) with a name (copied, up to 63 bytes; may be NULL) and the
+   value get gives where it is not set. Variables are usually made once and
+   kept; coio_contextvar_free frees one (its values in live contexts are then
+   never found again). NULL with errno ENOMEM. */
+COIO_API coio_contextvar *coio_contextvar_new(const char *name, void *default_value);
+COIO_API void coio_contextvar_free(coio_contextvar *v);
+COIO_API const char *coio_contextvar_name(const coio_contextvar *v);
+/* The value in the current context, else the default (NULL for v NULL). */
+COIO_API void *coio_contextvar_get(const coio_contextvar *v);
+/* CV1 with LookupError: 1 if v is set in the current context (*value gets
+   it), 0 if not (*value gets the default); value may be NULL. -1/EINVAL for
+   v NULL. */
+COIO_API int coio_contextvar_lookup(const coio_contextvar *v, void **value);
+/* Set v in the current context (CV2); tok (may be NULL) records how to undo
+   it. 0, or -1 with errno EINVAL (v NULL), ENOMEM (nothing changed). */
+COIO_API int coio_contextvar_set(coio_contextvar *v, void *value, coio_contextvar_token *tok);
+/* Restore v to what it was before the set that gave tok (unset if it was
+   unset). 0, or -1 with errno: EPERM (tok used already: RuntimeError), EINVAL
+   (tok made in another context: ValueError, or for another variable, or
+   NULL), ENOMEM. */
+COIO_API int coio_contextvar_reset(coio_contextvar *v, coio_contextvar_token *tok);
 
 /* ======================================================================== */
 /* Debug mode                                                               */

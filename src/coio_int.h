@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #if defined(__GNUC__)
 #define COIO_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -162,6 +163,7 @@ struct coio_handle {
         struct { void (*cb)(coio_task *, void *); void *arg; coio_future *fut; } done_cb;
     } u;
     coio_handle *free_next;     /* on loop->free_handles when recycled */
+    struct coio__ctx *ctx;      /* contextvars: the context the callback runs in, a reference */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -249,6 +251,7 @@ struct coio__task {
     int64_t born;               /* spawn time, coarse CLOCK_MONOTONIC ns (task dumps) */
     void **spawn_site;          /* debug mode: [count, return addresses...] below this
                                    block on the task's stack (dump.c), else NULL */
+    struct coio__ctx *ctx;      /* contextvars: the task's context, a reference (contextvar.c) */
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
@@ -584,6 +587,17 @@ static inline void coio__scopes_abandon(struct coio__task *t)
 /* Drop the task's reference to its group_error copy. */
 COIO_HIDDEN void coio__group_error_release(const coio_taskgroup *g);
 
+/* Context variables (contextvar.c). A context is immutable and refcounted (NULL:
+   empty); capture takes a reference to the current one (O(1)), clone a private copy
+   (for another thread). coio__tls_cbslot points at the slot of the callback the
+   loop (or a pool thread) is running, NULL otherwise. */
+struct coio__ctx;
+COIO_HIDDEN struct coio__ctx *coio__ctx_capture(void);
+COIO_HIDDEN struct coio__ctx *coio__ctx_clone(void);
+COIO_HIDDEN struct coio__ctx *coio__ctx_ref(struct coio__ctx *c);
+COIO_HIDDEN void coio__ctx_release(struct coio__ctx *c);
+extern _Thread_local struct coio__ctx **coio__tls_cbslot;
+
 /* Cross-thread calls (threadsafe.c), the thread pool (executor.c), signals
    (signal.c). */
 struct coio__xq;
@@ -625,6 +639,17 @@ COIO_HIDDEN ssize_t coio__write_nosigpipe(int fd, const void *buf, size_t n);
 /* Where send(2) has no MSG_NOSIGNAL: set SO_NOSIGPIPE on a socket (once, when
    coio first sees it). A no-op elsewhere. */
 COIO_HIDDEN void coio__sock_nosigpipe(int fd);
+/* coio_read with an absolute deadline (CLOCK_MONOTONIC ns, < 0: none): -1/ETIMEDOUT
+   when it passes first (streams.c's per-operation timeouts). */
+COIO_HIDDEN ssize_t coio__read_until(int fd, void *buf, size_t n, int64_t deadline);
+/* Park the running task until fd is ready in one direction, without the poll(2)
+   that coio_wait_readable/writable make first: for callers that just saw EAGAIN.
+   0, or -1 with errno ETIMEDOUT (deadline passed; < 0: none), ECANCELED, EBADF,
+   EEXIST (another task waits on that direction), EINVAL (not in a task). */
+COIO_HIDDEN int coio__fd_wait(int fd, bool write, int64_t deadline);
+/* coio_sendfile with a deadline (< 0: none), for coio_writer_sendfile (sendfile.c). */
+COIO_HIDDEN ssize_t coio__sendfile(int out, int in, off_t offset, size_t count, int flags,
+                                   int64_t deadline);
 /* Set FD_CLOEXEC on fd, and O_NONBLOCK if nonblock: 0 or -1/errno. */
 COIO_HIDDEN int coio__fd_flags(int fd, bool nonblock);
 

@@ -42,6 +42,8 @@ struct job {
     struct coio__xq *xq;        /* a reference: where the completion goes */
     _Atomic int64_t t_state;    /* when it was queued, then when it started running
                                    (CLOCK_MONOTONIC ns): for task dumps (dump.c) */
+    struct coio__ctx *ctx;      /* fn's context, owned: coio_to_thread's a private copy of
+                                   the caller's (CV5), run_in_executor's empty at first */
 };
 
 static void ex_unref(coio_executor *ex)
@@ -56,6 +58,7 @@ static void ex_unref(coio_executor *ex)
 
 static void job_free(struct job *j)
 {
+    coio__ctx_release(j->ctx);
     coio__xq_unref(j->xq);
     ex_unref(j->ex);
     free(j);
@@ -99,7 +102,9 @@ static void *worker(void *p)
         j->state = JOB_RUNNING;
         atomic_store_explicit(&j->t_state, coio__now_ns(), memory_order_relaxed);
         pthread_mutex_unlock(&ex->mu);
+        coio__tls_cbslot = &j->ctx; /* to_thread: a copy of the caller's; else empty */
         j->result = j->fn(j->arg);
+        coio__tls_cbslot = NULL;
         j->finished = true;
         /* The loop has closed: nobody waits any more. */
         if (coio__xq_post(j->xq, job_done, job_drop, j) < 0)
@@ -265,8 +270,8 @@ static size_t default_size(void)
     return (size_t)n + 4 < COIO_EXECUTOR_DEFAULT_MAX ? (size_t)n + 4 : COIO_EXECUTOR_DEFAULT_MAX;
 }
 
-int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
-                              void *(*fn)(void *), void *arg, void **result)
+static int run_job(coio_executor *ex, const coio_executor_opts *opts, void *(*fn)(void *),
+                   void *arg, void **result, bool copy_ctx)
 {
     struct coio__task *self = coio__self();
     if (!self || !fn) {
@@ -292,6 +297,8 @@ int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
         return -1;
     j->fn = fn;
     j->arg = arg;
+    if (copy_ctx)
+        j->ctx = coio__ctx_clone();
     j->result_dtor = opts ? opts->result_dtor : NULL;
     j->w.cancel = job_cancel;
     j->w.unlink = job_unlink;
@@ -319,6 +326,12 @@ int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
     return -1;
 }
 
+int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
+                              void *(*fn)(void *), void *arg, void **result)
+{
+    return run_job(ex, opts, fn, arg, result, false);
+}
+
 int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void **result)
 {
     return coio_run_in_executor_opts(ex, NULL, fn, arg, result);
@@ -326,7 +339,7 @@ int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void
 
 int coio_to_thread(void *(*fn)(void *), void *arg, void **result)
 {
-    return coio_run_in_executor_opts(NULL, NULL, fn, arg, result);
+    return run_job(NULL, NULL, fn, arg, result, true); /* CV5: in a copy of our context */
 }
 
 void coio__executor_loop_close(coio_loop *l)

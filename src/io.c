@@ -12,7 +12,6 @@
 #include "coio_int.h"
 #include "dump.h"
 #include "poller.h"
-#include "transport.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -311,7 +310,12 @@ int coio_wait_writable(int fd, double timeout)
     return wait_public(fd, POLLOUT, timeout);
 }
 
-ssize_t coio_read(int fd, void *buf, size_t n)
+/* One body for coio_read and coio__read_until, inlined into both, so that a
+   task suspended in coio_read shows coio_read in its backtrace (a tail call
+   would leave only coio__read_until there; task dumps name what the user
+   called). */
+static inline __attribute__((always_inline)) ssize_t read_until(int fd, void *buf, size_t n,
+                                                                int64_t deadline)
 {
     struct coio__fd *s;
     struct coio__task *self = prepare(fd, &s);
@@ -319,7 +323,7 @@ ssize_t coio_read(int fd, void *buf, size_t n)
         return -1;
     coio_loop *l = self->f.loop;
     /* Drained by the last short read: wait for the edge first. */
-    if (s->stream && s->registered && !s->rdok && n > 0 && wait_fd(self, fd, false, -1) < 0)
+    if (s->stream && s->registered && !s->rdok && n > 0 && wait_fd(self, fd, false, deadline) < 0)
         return -1;
     for (;;) {
         ssize_t r = read(fd, buf, n);
@@ -336,9 +340,25 @@ ssize_t coio_read(int fd, void *buf, size_t n)
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
         s->rdok = 0;
-        if (wait_fd(self, fd, false, -1) < 0)
+        if (wait_fd(self, fd, false, deadline) < 0)
             return -1;
     }
+}
+
+ssize_t coio_read(int fd, void *buf, size_t n) { return read_until(fd, buf, n, -1); }
+
+ssize_t coio__read_until(int fd, void *buf, size_t n, int64_t deadline)
+{
+    return read_until(fd, buf, n, deadline);
+}
+
+int coio__fd_wait(int fd, bool write, int64_t deadline)
+{
+    struct coio__fd *s;
+    struct coio__task *self = prepare(fd, &s);
+    if (!self)
+        return -1;
+    return wait_fd(self, fd, write, deadline);
 }
 
 ssize_t coio_write(int fd, const void *buf, size_t n)
@@ -516,13 +536,4 @@ bool coio__describe_io(const struct coio__wait *w, const struct coio__task *t, i
         coio__db_deadline(b, t->timer.when, now);
     }
     return true;
-}
-
-int coio__wait_io(int fd, bool write, int64_t deadline)
-{
-    struct coio__fd *s;
-    struct coio__task *self = prepare(fd, &s);
-    if (!self)
-        return -1;
-    return wait_fd(self, fd, write, deadline);
 }

@@ -177,6 +177,7 @@ coio_handle *coio__handle_alloc(coio_loop *l)
     h->run.kind = COIO__RUN_HANDLE;
     coio__list_init(&h->cnode.link);
     h->cnode.kind = COIO__CN_CALLBACK;
+    h->ctx = coio__ctx_capture(); /* CV4: runs in the context current now */
     l->refs++;
     return h;
 }
@@ -186,6 +187,8 @@ void coio__handle_unref(coio_handle *h)
     if (--h->refs > 0)
         return;
     coio_loop *l = h->loop;
+    coio__ctx_release(h->ctx);
+    h->ctx = NULL;
     if (!l->closed && l->nfree_handles < 4096) {
         h->free_next = l->free_handles;
         l->free_handles = h;
@@ -201,12 +204,14 @@ static void run_handle(coio_loop *l, coio_handle *h)
     (void)l;
     h->done = 1;
     if (!h->cancelled) {
+        coio__tls_cbslot = &h->ctx;
         if (COIO_UNLIKELY(l->debug))
             coio__debug_run_handle(l, h);
         else if (h->type == COIO__H_CALL)
             h->u.call.cb(h->u.call.arg);
         else
             coio__run_done_callback(h);
+        coio__tls_cbslot = NULL;
     } else if (h->type == COIO__H_DONE_CB) {
         coio_task_release(h->u.done_cb.fut);
     }

@@ -45,14 +45,21 @@ static void lwait_unlink(struct coio__wait *w)
     coio__list_del(&coio__container_of(w, struct lwait, w)->link);
 }
 
-/* Park the current task on list until wake_all/wake_one; returns the wake code. */
-static int lwait_park(struct coio__task *self, struct coio__list *list)
+/* Park the current task on list until wake_all/wake_one or the deadline (< 0: none;
+   then the code is ETIMEDOUT); returns the wake code. */
+static int lwait_park_until(struct coio__task *self, struct coio__list *list, int64_t deadline)
 {
     struct lwait lw = {{coio__wait_cancel_unlink, lwait_unlink}, {NULL, NULL}, self};
     coio__list_push(list, &lw.link);
-    int code = coio__park(self, &lw.w, -1, 0);
+    int code = coio__park(self, &lw.w, deadline, ETIMEDOUT);
     coio__list_del(&lw.link); /* harmless when already unlinked */
     return code;
+}
+
+/* The same without a deadline. */
+static int lwait_park(struct coio__task *self, struct coio__list *list)
+{
+    return lwait_park_until(self, list, -1);
 }
 
 static void wake_all(struct coio__list *list)
@@ -125,6 +132,8 @@ struct coio_reader {
                                (TLS3: ECONNRESET, the peer left without close_notify) */
     struct coio__task *waiter; /* the task inside a read call (one at a time: EBUSY) */
     struct coio__list fedq;    /* a fed reader's waiter (struct lwait) */
+    double timeout;         /* coio_reader_set_timeout: bound of each read call, 0: none */
+    int64_t deadline;       /* the running read call's deadline (CLOCK_MONOTONIC ns), or -1 */
 };
 
 struct coio_writer {
@@ -136,9 +145,11 @@ struct coio_writer {
     uint8_t eof_pending;    /* write_eof() called: shut down once flushed */
     uint8_t eof_sent;
     uint8_t flushing;       /* the flusher task runs */
+    uint8_t sendfiling;     /* coio_writer_sendfile owns the fd: writes only queue */
     int err;                /* the send error that lost the connection: sticky */
     struct coio__list drainers;
     struct coio__list closers; /* wait_closed */
+    double timeout;         /* coio_writer_set_timeout: bound of each waiting call, 0: none */
 };
 
 struct stream {
@@ -208,6 +219,7 @@ static int reader_enter(coio_reader *r)
         errno = EBUSY;
         return -1;
     }
+    r->deadline = r->timeout > 0 ? coio__deadline_ns(r->timeout) : -1;
     return 0;
 }
 
@@ -264,7 +276,7 @@ static int reader_fill(coio_reader *r)
     if (r->fed) {
         r->waiter = self;
         size_t before = r->len;
-        int code = lwait_park(self, &r->fedq);
+        int code = lwait_park_until(self, &r->fedq, r->deadline);
         r->waiter = NULL;
         if (code == ECANCELED) { /* a delivered cancel is reported, even over an error */
             errno = ECANCELED;
@@ -287,7 +299,8 @@ static int reader_fill(coio_reader *r)
     if (reader_reserve(r, READ_CHUNK) < 0)
         return -1;
     r->waiter = self;
-    ssize_t n = s->tp.ops->read(&s->tp, r->buf + r->off + r->len, r->cap - r->off - r->len, -1);
+    ssize_t n = s->tp.ops->read(&s->tp, r->buf + r->off + r->len, r->cap - r->off - r->len,
+                                r->deadline);
     int e = errno;
     r->waiter = NULL;
     if (n < 0 && e == ECANCELED) { /* a delivered cancel is reported, even over an error */
@@ -317,8 +330,8 @@ static int reader_fill(coio_reader *r)
         r->eof = 1;
         return 0;
     }
-    if (e == ECANCELED || e == ENOMEM || e == EINTR) {
-        errno = e;
+    if (e == ECANCELED || e == ENOMEM || e == EINTR || e == ETIMEDOUT) {
+        errno = e; /* not the connection's fault: the reader stays usable */
         return -1;
     }
     r->err = e; /* the connection is lost (ECONNRESET ...): every later read fails */
@@ -388,6 +401,41 @@ int coio_reader_set_error(coio_reader *r, int err)
 }
 
 int coio_reader_error(const coio_reader *r) { return r ? r->err : 0; }
+
+/* A timeout of 0 or more seconds (infinity allowed), or -1/EINVAL (negative, NaN). */
+static int check_timeout(const void *h, double seconds)
+{
+    if (!h || !(seconds >= 0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int coio_reader_set_timeout(coio_reader *r, double seconds)
+{
+    if (check_timeout(r, seconds) < 0)
+        return -1;
+    r->timeout = seconds > 1e9 ? 0 : seconds; /* infinite (or ~forever): none */
+    return 0;
+}
+
+double coio_reader_get_timeout(const coio_reader *r) { return r ? r->timeout : 0; }
+
+int coio_writer_set_timeout(coio_writer *w, double seconds)
+{
+    if (check_timeout(w, seconds) < 0)
+        return -1;
+    w->timeout = seconds > 1e9 ? 0 : seconds;
+    return 0;
+}
+
+double coio_writer_get_timeout(const coio_writer *w) { return w ? w->timeout : 0; }
+
+static int64_t writer_deadline(const coio_writer *w)
+{
+    return w->timeout > 0 ? coio__deadline_ns(w->timeout) : -1;
+}
 
 int coio_reader_at_eof(const coio_reader *r) { return r && r->eof && r->len == 0; }
 
@@ -705,7 +753,7 @@ static void flusher_never_ran(void *arg)
 
 static int ensure_flusher(struct stream *s)
 {
-    if (s->w.flushing || s->w.len == 0)
+    if (s->w.flushing || s->w.len == 0 || s->w.sendfiling)
         return 0;
     coio_task_opts o = {.name = "coio-stream-flush", .arg_dtor = flusher_never_ran, .eager = -1};
     coio_loop *l = coio_loop_current();
@@ -775,7 +823,7 @@ int coio_writer_write(coio_writer *w, const void *data, size_t n)
     }
     struct stream *s = of_writer(w);
     const char *p = data;
-    if (w->len == 0 && n) {
+    if (w->len == 0 && n && !w->sendfiling) {
         ssize_t k = raw_send(s, p, n);
         if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             int e = errno;
@@ -817,6 +865,7 @@ int coio_writer_drain(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    int64_t deadline = writer_deadline(w);
     for (;;) {
         if (s->has_reader && s->r.err) {
             errno = s->r.err;
@@ -834,7 +883,7 @@ int coio_writer_drain(coio_writer *w)
             return 0;
         if (ensure_flusher(s) < 0)
             return -1;
-        int code = lwait_park(self, &w->drainers);
+        int code = lwait_park_until(self, &w->drainers, deadline);
         if (code) {
             errno = code;
             return -1;
@@ -868,6 +917,101 @@ int coio_writer_set_write_buffer_limits(coio_writer *w, size_t high, size_t low)
 }
 
 size_t coio_writer_buffer_size(const coio_writer *w) { return w ? w->len : 0; }
+
+/* sendfile's fallback over a transport that cannot take it (TLS): the file through
+   the writer in 64 KiB pieces, each drained; the file position ends at offset + the
+   bytes sent (SF2). */
+static ssize_t writer_copy_file(coio_writer *w, int fd, off_t offset, size_t count)
+{
+    char *buf = malloc(64 * 1024);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t sent = 0;
+    ssize_t rc = 0;
+    while (count == 0 || sent < count) {
+        size_t want = 64 * 1024;
+        if (count && count - sent < want)
+            want = count - sent;
+        ssize_t k = pread(fd, buf, want, offset + (off_t)sent);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = k;
+            break;
+        }
+        if (coio_writer_write(w, buf, (size_t)k) < 0 || coio_writer_drain(w) < 0) {
+            rc = -1;
+            break;
+        }
+        sent += (size_t)k;
+    }
+    int e = errno;
+    free(buf);
+    lseek(fd, offset + (off_t)sent, SEEK_SET);
+    if (rc < 0 && sent == 0) {
+        errno = e;
+        return -1;
+    }
+    return (ssize_t)sent;
+}
+
+/* SF1-SF4 on a stream: wait until what the writer holds is sent (nothing may overtake
+   it), then send the file range on the fd itself. Writes made meanwhile (by other
+   tasks) only queue, and go out after it. */
+ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count, int flags)
+{
+    struct coio__task *self = coio__self();
+    if (!self) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (writer_check(w) < 0)
+        return -1;
+    struct stream *s = of_writer(w);
+    if (w->sendfiling) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (offset < 0 || (flags & ~COIO_SENDFILE_NO_FALLBACK) || fd < 0) {
+        errno = fd < 0 ? EBADF : EINVAL;
+        return -1;
+    }
+    int64_t deadline = writer_deadline(w);
+    while (w->len) {
+        if (ensure_flusher(s) < 0)
+            return -1;
+        int code = lwait_park_until(self, &w->drainers, deadline);
+        if (code) {
+            errno = code;
+            return -1;
+        }
+        if (writer_check(w) < 0)
+            return -1;
+    }
+    if (s->tp.fd < 0) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    if (s->tp.tls) /* SF3: TLS has no sendfile(2): read + write, or EOPNOTSUPP */
+        return (flags & COIO_SENDFILE_NO_FALLBACK) ? (errno = EOPNOTSUPP, -1)
+                                                   : writer_copy_file(w, fd, offset, count);
+    w->sendfiling = 1;
+    ssize_t n = coio__sendfile(s->tp.fd, fd, offset, count, flags, deadline);
+    int e = errno;
+    w->sendfiling = 0;
+    if (n < 0 && s->closed) {
+        e = ECONNRESET; /* closed under us (abort_clients, close) */
+    } else if (n < 0 && (e == EPIPE || e == ECONNRESET || e == ENOTCONN)) {
+        writer_fail(s, e); /* the connection is lost: every later write says so */
+    } else if (w->len && ensure_flusher(s) < 0) {
+        e = errno;
+        n = -1;
+    }
+    errno = e;
+    return n;
+}
 
 int coio_writer_can_write_eof(const coio_writer *w)
 {
@@ -927,8 +1071,9 @@ int coio_writer_wait_closed(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    int64_t deadline = writer_deadline(w);
     while (!s->closed) {
-        int code = lwait_park(self, &w->closers);
+        int code = lwait_park_until(self, &w->closers, deadline);
         if (code) {
             errno = code;
             return -1;
@@ -1322,6 +1467,7 @@ struct coio_server {
     void *arg;
     coio_stream_opts opts;
     size_t nactive;             /* client tasks not done */
+    struct coio__list clients;  /* struct client of those tasks (close/abort_clients) */
     struct coio__list closers;  /* wait_closed */
     struct coio__list serving;  /* serve_forever */
     char *path;                 /* Unix server: the socket file, unlinked on close; owned */
@@ -1345,10 +1491,12 @@ struct client {
     coio_reader *r;
     coio_writer *w;
     struct guard g;
+    struct coio__list link;     /* on srv->clients until client_end */
 };
 
 static void client_end(struct client *c)
 {
+    coio__list_del(&c->link);
     coio_reader_release(c->r);
     coio_writer_release(c->w);
     coio_server *s = c->srv;
@@ -1424,6 +1572,8 @@ static void client_name(int fd, char *buf, size_t len)
 static void start_client(coio_server *s, int fd)
 {
     struct client *c = calloc(1, sizeof *c);
+    if (c)
+        coio__list_init(&c->link);
     if (!c || open_stream(fd, opts_limit(&s->opts), &c->r, &c->w) < 0) {
         free(c);
         coio_close(fd);
@@ -1433,6 +1583,7 @@ static void start_client(coio_server *s, int fd)
     of_writer(c->w)->server_side = 1;
     s->refs++;
     s->nactive++;
+    coio__list_push(&s->clients, &c->link);
     char name[64];
     client_name(fd, name, sizeof name);
     coio_task_opts o = {.name = name, .stack_size = s->opts.stack_size,
@@ -1518,6 +1669,7 @@ static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_o
     coio__tls_context_ref(s->opts.tls);
     coio__list_init(&s->closers);
     coio__list_init(&s->serving);
+    coio__list_init(&s->clients);
     return s;
 }
 
@@ -1730,6 +1882,34 @@ int coio_server_serve_forever(coio_server *s)
     }
     return 0;
 }
+
+/* SV3/SV4: close every client's connection. Gracefully: the writer is closed as
+   coio_writer_close does (what it holds is sent first, then the fd closes and the
+   handler's reader sees EOF). At once: what the writer holds is dropped and the fd
+   closed now. Either way a handler waiting in a read wakes with EOF, and its later
+   writes fail (ECONNRESET, a closed writer). Nothing here waits, and the client
+   list is not changed while it is walked: closing only queues the handlers. */
+static int server_close_clients(coio_server *s, bool abort)
+{
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (struct coio__list *n = s->clients.next; n != &s->clients; n = n->next) {
+        struct client *c = coio__container_of(n, struct client, link);
+        if (abort)
+            stream_finish_close(of_writer(c->w)); /* drops the unsent bytes */
+        else
+            coio_writer_close(c->w);
+    }
+    return 0;
+}
+
+int coio_server_close_clients(coio_server *s) { return server_close_clients(s, false); }
+
+int coio_server_abort_clients(coio_server *s) { return server_close_clients(s, true); }
+
+size_t coio_server_nclients(const coio_server *s) { return s ? s->nactive : 0; }
 
 size_t coio_server_nsockets(const coio_server *s) { return s ? s->nsock : 0; }
 

@@ -135,6 +135,7 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     if (opts && opts->name)
         set_name(&t->f, opts->name);
     t->run.kind = COIO__RUN_TASK;
+    t->ctx = coio__ctx_capture(); /* CV3: a copy of the spawner's context (O(1)) */
     t->fn = fn;
     t->arg = arg;
     t->arg_dtor = opts ? opts->arg_dtor : NULL;
@@ -689,6 +690,7 @@ void coio__future_free(coio_future *f)
     struct coio__task *t = coio__as_task(f);
     if (t) {
         coio__group_error_release(t->group_error);
+        coio__ctx_release(t->ctx);
         struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
         coio__stack_put(l->closed ? NULL : &l->pool, &st);

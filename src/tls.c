@@ -530,7 +530,7 @@ static void *closer_main(void *arg)
         int rc = SSL_shutdown(t->ssl);
         if (rc >= 0 || SSL_get_error(t->ssl, rc) != SSL_ERROR_WANT_WRITE)
             break;
-        if (coio__wait_io(t->fd, true, deadline) < 0)
+        if (coio__fd_wait(t->fd, true, deadline) < 0)
             break;
     }
     ERR_clear_error();

@@ -48,10 +48,6 @@ COIO_HIDDEN void coio__transport_fd_init(struct coio__transport *tp, int fd);
    return spuriously; the caller retries its operation. */
 COIO_HIDDEN int coio__transport_wait(struct coio__transport *tp, int64_t deadline);
 
-/* io.c: park until fd is ready in one direction, without first asking poll(2)
-   (the caller just saw EAGAIN). 0 or -1 with errno as coio_wait_readable. */
-COIO_HIDDEN int coio__wait_io(int fd, bool write, int64_t deadline);
-
 /* tls.c. Put a TLS session on a connected transport (ops switch to TLS): as the
    client (server_side 0: hostname is SNI and, when the context checks host
    names, the name to match; "" or NULL: neither) or the server. Then run the

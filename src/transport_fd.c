@@ -9,8 +9,7 @@
 
 static ssize_t fd_read(struct coio__transport *tp, void *buf, size_t n, int64_t deadline)
 {
-    (void)deadline;
-    return coio_read(tp->fd, buf, n);
+    return coio__read_until(tp->fd, buf, n, deadline);
 }
 
 /* Pipes are written with SIGPIPE blocked, and a SIGPIPE this write raised is taken
@@ -79,7 +78,7 @@ int coio__transport_wait(struct coio__transport *tp, int64_t deadline)
         errno = EBADF;
         return -1;
     }
-    if (coio__wait_io(tp->fd, tp->want == COIO__WANT_WRITE, deadline) == 0)
+    if (coio__fd_wait(tp->fd, tp->want == COIO__WANT_WRITE, deadline) == 0)
         return 0;
     if (errno != EEXIST)
         return -1;

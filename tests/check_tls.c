@@ -11,6 +11,7 @@
 #include "helpers.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -601,6 +602,60 @@ static void tls5(void)
 START_TEST(test_TLS5_start_tls_upgrades_in_place) { RUN(tls5); }
 END_TEST
 
+/* ---- TLS6: sendfile over TLS falls back to read + write (SF3) ------------------------ */
+
+static char sf_path[300];
+static int sf_nofallback_err;
+
+static int sendfile_handler(coio_reader *r, coio_writer *w, void *arg)
+{
+    (void)r;
+    (void)arg;
+    int fd = open(sf_path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    errno = 0;
+    if (coio_writer_sendfile(w, fd, 0, 0, COIO_SENDFILE_NO_FALLBACK) == -1)
+        sf_nofallback_err = errno;
+    ssize_t n = coio_writer_sendfile(w, fd, 1000, 300000, 0);
+    off_t pos = lseek(fd, 0, SEEK_CUR);
+    close(fd);
+    return n == 300000 && pos == 301000 ? 0 : -1;
+}
+
+static void tls6_sendfile(void)
+{
+    snprintf(sf_path, sizeof sf_path, "%s/file.bin", dir);
+    FILE *f = fopen(sf_path, "wb");
+    for (size_t i = 0; i < 400000; i++)
+        fputc(pattern(3, i), f);
+    fclose(f);
+    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
+    coio_server *s = tls_server(sendfile_handler, NULL, sc, 0);
+    coio_tls_context *cc = client_ctx(true);
+    coio_reader *r;
+    coio_writer *w;
+    ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "localhost", NULL, &r, &w), 0);
+    void *data;
+    size_t len;
+    ck_assert_int_eq(coio_reader_read_all(r, &data, &len), 0);
+    ck_assert_uint_eq(len, 300000);
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char *)data)[i] != pattern(3, 1000 + i))
+            ck_abort_msg("byte %zu differs", i);
+    free(data);
+    ck_assert_int_eq(sf_nofallback_err, EOPNOTSUPP);
+    coio_writer_release(w);
+    coio_reader_release(r);
+    coio_server_close(s);
+    ck_assert_int_eq(coio_server_wait_closed(s), 0);
+    coio_server_release(s);
+    coio_tls_context_release(sc);
+    coio_tls_context_release(cc);
+}
+START_TEST(test_TLS6_sendfile_falls_back_to_read_write) { RUN(tls6_sendfile); }
+END_TEST
+
 /* ---- bulk: 10 MiB each way with drain and water marks ---------------------------------- */
 
 #define BULK (10u << 20)
@@ -882,6 +937,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_TLS3_unclean_close_is_econnreset_with_data_kept);
     tcase_add_test(tc, test_TLS4_no_half_close);
     tcase_add_test(tc, test_TLS5_start_tls_upgrades_in_place);
+    tcase_add_test(tc, test_TLS6_sendfile_falls_back_to_read_write);
     tcase_add_test(tc, test_TLS_10MiB_each_way_with_backpressure);
     tcase_add_test(tc, test_TLS_500_concurrent_clients);
     suite_add_tcase(s, tc);
