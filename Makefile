@@ -123,7 +123,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 # The example servers driven by real clients (curl, socat, nc, wrk): part of every
 # full `make check`; EXAMPLES_NET=1 adds it to a TESTS= subset, EXAMPLES_NET= drops it.
 EXAMPLES_NET ?= $(if $(TESTS),,1)
-NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,echo_server echo_client http_server chat_server file_server udp_echo request_id))
+NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,https_server tls_client echo_server echo_client http_server chat_server file_server udp_echo request_id))
 # The tutorial examples with an expected output in examples/expected/ (NAME.out
 # or NAME@TAG.out), run by tests/examples.sh: part of every full `make check`
 # (about 11 s, most of them at once); EXAMPLES_TUT=1 adds them to a TESTS= subset.
@@ -136,6 +136,7 @@ check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES)
 	  { echo "libcheck is missing: apt-get install check pkg-config"; exit 1; }
 	@RUNNER="$(RUNNER)" sh tests/run.sh $(TEST_BINS)
 	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
+	@$(if $(EXAMPLES_NET),TLS=$(TLS) RUNNER="$(RUNNER)" sh tests/examples_tls.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
 
 check-aarch64:

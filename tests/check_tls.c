@@ -332,6 +332,8 @@ static void tls1_refusals(void)
     ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "127.0.0.1", "", &r, &w), 0);
     coio_writer_release(w);
     coio_reader_release(r);
+    coio_server_close(s);
+    ck_assert_int_eq(coio_server_wait_closed(s), 0); /* the handler is done with st */
     coio_server_release(s);
     coio_tls_context_release(sc);
     /* no host at all (a Unix socket) and host names checked: server_hostname needed */
@@ -366,6 +368,9 @@ static void tls1_unix(void)
     ck_assert_str_eq(coio_writer_tls_version(w), "TLSv1.3");
     coio_writer_release(w);
     coio_reader_release(r);
+    coio_server_close(s);
+    ck_assert_int_eq(coio_server_wait_closed(s), 0); /* the handler is done with st */
+    ck_assert_int_eq(st.calls, 1); /* the connection without a name never reached it */
     coio_server_release(s);
     coio_tls_context_release(sc);
     coio_tls_context_release(cc);
