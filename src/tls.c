@@ -456,8 +456,10 @@ static int io_failed(struct coio__transport *tp, int ssl_err, bool reading)
 
 static ssize_t tls_read(struct coio__transport *tp, void *buf, size_t n, int64_t deadline)
 {
-    struct coio__tls *t = tp->tls;
     for (;;) {
+        struct coio__tls *t = tp->tls;
+        if (!t) /* closed while we waited (close, abort_clients): the session is gone */
+            return 0;
         size_t got = 0;
         t->sys_err = 0;
         ERR_clear_error();
@@ -626,9 +628,14 @@ int coio__tls_attach(struct coio__transport *tp, coio_tls_context *ctx, const ch
 
 int coio__tls_handshake(struct coio__transport *tp, double timeout)
 {
-    struct coio__tls *t = tp->tls;
     int64_t deadline = coio__deadline_ns(timeout > 0 ? timeout : 60.0);
     for (;;) {
+        struct coio__tls *t = tp->tls;
+        if (!t) { /* closed while we waited (abort_clients, close): freed with it */
+            snprintf(last_error, sizeof last_error, "the connection was closed during the handshake");
+            errno = ECONNABORTED;
+            return -1;
+        }
         t->sys_err = 0;
         ERR_clear_error();
         int rc = SSL_do_handshake(t->ssl);
@@ -646,6 +653,8 @@ int coio__tls_handshake(struct coio__transport *tp, double timeout)
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             if (wait_for(tp, e, deadline) < 0) {
                 int err = errno;
+                if (tp->tls != t)
+                    continue; /* closed meanwhile: said above */
                 t->fatal = 1;
                 set_err(t, err == ETIMEDOUT ? "the TLS handshake timed out" : strerror(err));
                 errno = err;

@@ -467,6 +467,43 @@ static void tls2_timeout(void)
 START_TEST(test_TLS2_stalled_handshake_times_out) { RUN(tls2_timeout); }
 END_TEST
 
+/* abort_clients while one client is mid-handshake and another's handler mid-read:
+   both connections close at once, nothing is touched after it is freed (ASan). */
+static void tls2_abort(void)
+{
+    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
+    struct srvstate st = {0};
+    coio_server *s = tls_server(echo_handler, &st, sc, 0);
+    coio_tls_context *cc = client_ctx(true);
+    coio_reader *ra, *rb;
+    coio_writer *wa, *wb;
+    ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "localhost", NULL, &ra, &wa), 0);
+    ck_assert_int_eq(coio_open_connection("127.0.0.1", coio_server_port(s), NULL, &rb, &wb), 0);
+    ck_assert_int_eq(coio_writer_write(wa, "x\n", 2), 0);
+    char buf[16];
+    ck_assert_int_eq(coio_reader_readline(ra, buf, sizeof buf), 2); /* A's handler reads again */
+    ck_assert_int_eq(coio_sleep(0.05), 0);                         /* B's handshake waits */
+    ck_assert_uint_eq(coio_server_nclients(s), 2);
+    double t0 = now();
+    ck_assert_int_eq(coio_server_abort_clients(s), 0);
+    coio_server_close(s);
+    ck_assert_int_eq(coio_server_wait_closed(s), 0);
+    ck_assert_time(now() - t0, 0, 1.0);
+    ck_assert_int_eq(st.calls, 1);
+    ck_assert_int_eq(st.done, 1);
+    ck_assert_int_eq(coio_reader_read(ra, buf, sizeof buf), 0); /* close_notify came */
+    ck_assert_int_eq(coio_reader_read(rb, buf, sizeof buf), 0);
+    coio_writer_release(wa);
+    coio_reader_release(ra);
+    coio_writer_release(wb);
+    coio_reader_release(rb);
+    coio_server_release(s);
+    coio_tls_context_release(sc);
+    coio_tls_context_release(cc);
+}
+START_TEST(test_TLS2_abort_clients_mid_handshake_and_mid_read) { RUN(tls2_abort); }
+END_TEST
+
 /* ---- TLS3: close_notify is EOF, an unclean close is ECONNRESET ------------------------- */
 
 static int unclean_handler(coio_reader *r, coio_writer *w, void *arg)
@@ -939,6 +976,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_TLS2_stalled_handshake_times_out);
     tcase_add_test(tc, test_TLS2_cancel_mid_handshake_and_mid_read_leaks_nothing);
     tcase_add_test(tc, test_TLS2_loop_ends_mid_handshake);
+    tcase_add_test(tc, test_TLS2_abort_clients_mid_handshake_and_mid_read);
     tcase_add_test(tc, test_TLS3_unclean_close_is_econnreset_with_data_kept);
     tcase_add_test(tc, test_TLS4_no_half_close);
     tcase_add_test(tc, test_TLS5_start_tls_upgrades_in_place);
