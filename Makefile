@@ -9,7 +9,7 @@
 #   make bench             benchmarks in bench/, printed as a table
 #   make fuzz FUZZ_SECONDS=N   the libFuzzer targets in tests/fuzz/ (clang), N s each
 #   make soak SOAK_SECONDS=N   the example servers under tests/soak/'s load client
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (also share/coio/coio-gdb.py, the gdb commands)
 # Variables: CC, POLLER (epoll|kqueue; auto), SANITIZE, STATIC=1 (static test
 # binaries), RUNNER (prefix command for running tests, e.g. qemu-aarch64),
 # COIO_TEST_SLACK (multiplies the time bounds of timing tests), POLLER_CFLAGS and
@@ -131,13 +131,22 @@ EXAMPLES_TUT ?= $(if $(TESTS),,1)
 TUT_EXAMPLES := $(if $(EXAMPLES_TUT),$(sort $(foreach f,$(wildcard examples/expected/*.out),\
   $(BUILD)/examples/$(firstword $(subst @, ,$(basename $(notdir $(f))))))))
 
-check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES)
+# examples/hang_demo, run by tests/hang_demo.sh (its SIGQUIT dumps, its fault
+# report) and tests/gdb.sh (tools/coio-gdb.py under gdb -batch; gdb-multiarch
+# and qemu's gdbstub for cross builds): part of every full `make check`;
+# EXAMPLES_DEBUG=1 adds them to a TESTS= subset.
+EXAMPLES_DEBUG ?= $(if $(TESTS),,1)
+DEBUG_EXAMPLES := $(if $(EXAMPLES_DEBUG),$(BUILD)/examples/hang_demo)
+
+check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES) $(DEBUG_EXAMPLES)
 	@command -v pkg-config >/dev/null && pkg-config --exists check 2>/dev/null || [ -n "$(STATIC)" ] || \
 	  { echo "libcheck is missing: apt-get install check pkg-config"; exit 1; }
 	@RUNNER="$(RUNNER)" sh tests/run.sh $(TEST_BINS)
 	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_NET),TLS=$(TLS) RUNNER="$(RUNNER)" sh tests/examples_tls.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
+	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" sh tests/hang_demo.sh $(BUILD)/examples/hang_demo)
+	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" SANITIZE="$(SANITIZE)" sh tests/gdb.sh $(BUILD)/examples/hang_demo)
 
 check-aarch64:
 	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
@@ -236,6 +245,8 @@ install: lib
 	ln -sf libcoio.so.$(SO_FULL) $(DESTDIR)$(PREFIX)/lib/libcoio.so.$(SO_MAJOR)
 	ln -sf libcoio.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libcoio.so
 	install -m 644 include/coio.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/share/coio
+	install -m 644 tools/coio-gdb.py $(DESTDIR)$(PREFIX)/share/coio/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' \
 	  $(if $(filter 1,$(TLS)),-e 's|@REQUIRES_PRIVATE@|openssl|',-e '/@REQUIRES_PRIVATE@/d') \
 	  coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc

@@ -361,6 +361,7 @@ struct coio_loop {
                                         and freed by coio_loop_close (executor.c) */
     int dump_sig;                    /* coio_loop_set_dump_signal's signal, or 0 (dump.c) */
     atomic_int dump_req;             /* the dump signal asked for a dump in the loop context */
+    struct coio__list gdb_link;      /* on coio__gdb_loops from creation to close (dump.c) */
 #ifdef COIO_ASAN
     const void *thread_stack_bottom; /* the loop context's stack, for ASan */
     size_t thread_stack_size;

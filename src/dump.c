@@ -863,6 +863,13 @@ void *coio__dump_spawn_site(struct coio__task *t)
 #define MAX_DUMP_LOOPS 16
 static _Atomic(coio_loop *) dump_loops[MAX_DUMP_LOOPS];
 static pthread_mutex_t dump_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Every open loop (coio_loop_new to coio_loop_close), linked through
+   gdb_link under dump_mu. Nothing in the library reads it: it is where a
+   debugger finds the loops and, through their task lists, every task, in a
+   live process stopped anywhere or in a core file (tools/coio-gdb.py looks
+   it up by this name in the debug info). */
+struct coio__list coio__gdb_loops = {&coio__gdb_loops, &coio__gdb_loops};
 #ifndef NSIG
 #define NSIG 65
 #endif
@@ -1101,6 +1108,7 @@ void coio__dump_loop_init(coio_loop *l)
     const char *fr = getenv("COIO_FAULT_REPORT");
     const char *ds = getenv("COIO_DUMP_SIGNAL");
     pthread_mutex_lock(&dump_mu);
+    coio__list_push(&coio__gdb_loops, &l->gdb_link);
     if (fault_users++ == 0) {
         fault_enabled = !(fr && !strcmp(fr, "0"));
         if (fault_enabled) {
@@ -1129,6 +1137,7 @@ void coio__dump_loop_init(coio_loop *l)
 void coio__dump_loop_close(coio_loop *l)
 {
     pthread_mutex_lock(&dump_mu);
+    coio__list_del(&l->gdb_link);
     dump_signal_drop(l);
     if (--fault_users == 0 && fault_enabled) {
         fault_restore(SIGILL, &fault_old_ill);

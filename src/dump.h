@@ -62,6 +62,9 @@ COIO_HIDDEN int64_t coio__coarse_now_ns(void);
 /* Loop creation / close: COIO_DUMP_SIGNAL, COIO_FAULT_REPORT. */
 COIO_HIDDEN void coio__dump_loop_init(coio_loop *l);
 COIO_HIDDEN void coio__dump_loop_close(coio_loop *l);
+/* The open loops, linked through coio_loop.gdb_link: for debuggers only
+   (tools/coio-gdb.py). */
+COIO_HIDDEN extern struct coio__list coio__gdb_loops;
 /* Resolve addr to "name+0xoff (module)" or "module+0xoff" into buf. */
 COIO_HIDDEN void coio__db_symbol(struct coio__dbuf *b, const void *addr);
 

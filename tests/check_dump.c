@@ -54,6 +54,13 @@ static const char *block_of(const char *dump, const char *name, char *out, size_
 
 /* ---- tasks suspended in known places --------------------------------------------- */
 
+/* The number (seconds) right after the first `what` in s, or -1. */
+static double number_after(const char *s, const char *what)
+{
+    const char *p = strstr(s, what);
+    return p ? strtod(p + strlen(what), NULL) : -1;
+}
+
 static coio_lock g_lock;
 static coio_event g_event;
 static coio_semaphore g_sem;
@@ -191,8 +198,13 @@ static __attribute__((noinline)) void *dump_main(void *arg)
     ck_assert_has(blk, "dump_main");
 
     block_of(d, "sleeper", blk, sizeof blk);
-    ck_assert_has(blk, "(id 2): suspended, age 0.");
-    ck_assert_has(blk, "waits on: sleep, wakes in 29.");
+    /* Generous bounds: a loaded machine (valgrind, qemu) may take seconds to
+       get here after the 30 s sleep began. */
+    ck_assert_has(blk, "(id 2): suspended, age ");
+    double age = number_after(blk, "suspended, age "), wakes = number_after(blk, "wakes in ");
+    ck_assert_msg(age >= 0 && age < 20, "age %f", age);
+    /* It slept 30 s from some time after its spawn: */
+    ck_assert_msg(wakes > 10 && wakes <= 30 && age + wakes > 29.9, "wakes in %f, age %f", wakes, age);
     ck_assert_has(blk, " in coio_sleep+0x");
     ck_assert_has(blk, " in sleeper_fn+0x");
 
@@ -345,15 +357,34 @@ END_TEST
 /* ---- the dump signal ------------------------------------------------------------------------ */
 
 static pthread_t loop_thread;
-static atomic_int spin_done;
+static atomic_int spin_done, spin_started, idle_ready;
+static coio_loop *idle_loop;
+static coio_event idle_event;
 
-static void *send_later(void *arg)
+/* Wait (bounded) until *flag is set. */
+static void wait_flag(atomic_int *flag)
+{
+    for (int i = 0; i < 10000 * slack() && !atomic_load(flag); i++)
+        usleep(1000);
+}
+
+static void set_event_cb(void *e) { coio_event_set(e); }
+static void idle_cb(void *arg)
 {
     (void)arg;
-    usleep(50000);
+    atomic_store(&idle_ready, 1);
+}
+
+/* The dump signal once every task is parked, then wake idle_main: the
+   signal is pending on the loop thread before the wake-up is posted, so the
+   loop serves it before idle_main runs again. */
+static void *send_when_idle(void *arg)
+{
+    (void)arg;
+    wait_flag(&idle_ready);
+    usleep(20000); /* most likely in its poll by now; parked either way */
     pthread_kill(loop_thread, SIGUSR2);
-    usleep(100000 * (useconds_t)slack());
-    atomic_store(&spin_done, 1);
+    coio_call_soon_threadsafe(idle_loop, set_event_cb, &idle_event);
     return NULL;
 }
 
@@ -361,9 +392,13 @@ static __attribute__((noinline)) void *idle_main(void *arg)
 {
     (void)arg;
     coio_task *n = spawn_named("napper", sleeper_fn);
+    coio_event_init(&idle_event);
+    idle_loop = coio_loop_current();
+    atomic_store(&idle_ready, 0);
+    coio_call_soon(idle_loop, idle_cb, NULL); /* runs after napper has parked */
     pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, send_later, NULL), 0);
-    coio_sleep(0.3 * slack()); /* the loop is idle in its poll meanwhile */
+    ck_assert_int_eq(pthread_create(&th, NULL, send_when_idle, NULL), 0);
+    coio_event_wait(&idle_event); /* the loop is idle in its poll meanwhile */
     pthread_join(th, NULL);
     coio_cancel(n);
     coio_task_release(n);
@@ -397,9 +432,23 @@ START_TEST(test_dump_signal_while_idle_in_poll)
 }
 END_TEST
 
+/* The dump signal while spinner_fn spins, then let it stop: the signal is
+   pending on the loop thread before spin_done is set, so its handler runs
+   before the spinner can see spin_done. */
+static void *send_while_spinning(void *arg)
+{
+    (void)arg;
+    wait_flag(&spin_started);
+    pthread_kill(loop_thread, SIGUSR2);
+    usleep(20000);
+    atomic_store(&spin_done, 1);
+    return NULL;
+}
+
 static __attribute__((noinline)) void *spinner_fn(void *arg)
 {
     (void)arg;
+    atomic_store(&spin_started, 1);
     while (!atomic_load(&spin_done))
         sink++; /* never yields */
     return NULL;
@@ -411,7 +460,7 @@ static void *busy_main(void *arg)
     coio_task *n = spawn_named("napper", sleeper_fn);
     coio_task *s = spawn_named("spinner", spinner_fn);
     pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, send_later, NULL), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, send_while_spinning, NULL), 0);
     coio_await(s, NULL);
     pthread_join(th, NULL);
     coio_task_release(s);
@@ -426,6 +475,7 @@ START_TEST(test_dump_signal_while_task_spins)
     coio_loop *l = coio_loop_new();
     unsetenv("COIO_DUMP_SIGNAL");
     atomic_store(&spin_done, 0);
+    atomic_store(&spin_started, 0);
     loop_thread = pthread_self();
     capture_begin();
     coio_task *m = coio_loop_spawn(l, NULL, busy_main, NULL);
