@@ -11,6 +11,11 @@ dir=$1
 slack=${COIO_TEST_SLACK:-1}
 RUNNER=${RUNNER:-}
 
+# The Makefile passes TLS=0 for a build without TLS: nothing to drive then.
+if [ "${TLS:-1}" = 0 ]; then
+    echo "examples_tls: SKIP: coio was built without TLS (TLS=0 or no OpenSSL 3 found)"
+    exit 0
+fi
 if [ ! -x "$dir/https_server" ]; then
     echo "examples_tls: FAILED: $dir/https_server not built"
     exit 1
@@ -24,11 +29,6 @@ if [ -n "$missing" ]; then
     exit 1
 fi
 
-# The Makefile passes TLS=0 for a build without TLS: nothing to drive then.
-if [ "${TLS:-1}" = 0 ]; then
-    echo "examples_tls: SKIP: coio was built without TLS (TLS=0 or no OpenSSL 3 found)"
-    exit 0
-fi
 
 tmp=$(mktemp -d)
 pids=""
