@@ -44,7 +44,8 @@ endif
 
 # TLS over OpenSSL 3 (src/tls.c), found with pkg-config: built when present; TLS=0
 # leaves it out (the coio_tls_* functions then fail with ENOTSUP). Cross builds find
-# the target's OpenSSL through PKG_CONFIG_LIBDIR (check-aarch64 sets it).
+# the target's OpenSSL through PKG_CONFIG_LIBDIR (check-aarch64 and check-riscv64 set
+# it; without the target's libssl-dev that gives TLS=0).
 PKG_CONFIG ?= pkg-config
 TLS ?= $(shell $(PKG_CONFIG) --exists 'openssl >= 3' 2>/dev/null && echo 1 || echo 0)
 ifeq ($(TLS),1)
@@ -167,7 +168,7 @@ conformance: $(BUILD)/tests/conformance
 check-riscv64:
 	@command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-riscv64 >/dev/null || \
 	  { echo "missing: apt-get install gcc-riscv64-linux-gnu qemu-user"; exit 1; }
-	$(MAKE) CC=riscv64-linux-gnu-gcc STATIC=1 RUNNER=qemu-riscv64 conformance
+	PKG_CONFIG_LIBDIR=/usr/lib/riscv64-linux-gnu/pkgconfig $(MAKE) CC=riscv64-linux-gnu-gcc STATIC=1 RUNNER=qemu-riscv64 conformance
 
 check-valgrind: $(TEST_BINS)
 	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
