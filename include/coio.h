@@ -1201,6 +1201,8 @@ COIO_API void coio_server_release(coio_server *s);
      ECONNABORTED the handshake failed otherwise (no shared protocol or cipher, an
                   alert, the peer closed or reset the connection mid-handshake);
      ETIMEDOUT    the handshake took longer than opts->tls_handshake_timeout;
+     EINVAL       the context lacks the role (a server context given to
+                  coio_open_connection, a client one to coio_start_server);
    and to reads and writes after it: EPROTO (a TLS protocol error: bad record,
    unexpected message), ECONNRESET (unclean close, above). The OpenSSL reason
    text of the last failure is coio_stream_tls_error(). A cancel during the

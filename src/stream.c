@@ -1646,6 +1646,10 @@ static void acceptor_never_ran(void *arg)
 
 static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_opts *opts, size_t n)
 {
+    if (opts && opts->tls && !(coio__tls_context_role(opts->tls) & COIO_TLS_SERVER)) {
+        errno = EINVAL; /* a client-only TLS context */
+        return NULL;
+    }
     coio_server *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;

@@ -258,6 +258,8 @@ void coio_tls_context_release(coio_tls_context *ctx)
 {
     if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
         return;
+    if (ctx->alpn && (ctx->role & COIO_TLS_SERVER)) /* the SSL_CTX may outlive us */
+        SSL_CTX_set_alpn_select_cb(ctx->ctx, NULL, NULL);
     SSL_CTX_free(ctx->ctx);
     free(ctx->alpn);
     free(ctx);
@@ -598,6 +600,10 @@ int coio__tls_attach(struct coio__transport *tp, coio_tls_context *ctx, const ch
     t->shutdown_timeout = st > 0 ? st : st < 0 ? 0 : 30.0;
     BIO_set_data(bio, t);
     SSL_set_bio(ssl, bio, bio);
+    /* What the writer needs, whatever the SSL_CTX (one of the user's) says: a retry
+       after WANT_WRITE offers the same bytes from a buffer that may have moved. */
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_read_ahead(ssl, 1);
     if (server_side) {
         SSL_set_accept_state(ssl);
     } else {

@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#if COIO_TLS
+#include <openssl/ssl.h>
+#endif
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -701,6 +704,8 @@ END_TEST
 /* ---- bulk: 10 MiB each way with drain and water marks ---------------------------------- */
 
 #define BULK (10u << 20)
+static size_t bulk_size = BULK;
+static double bulk_read_delay; /* the client starts reading late: the server's writes block */
 
 static int bulk_echo(coio_reader *r, coio_writer *w, void *arg)
 {
@@ -727,8 +732,10 @@ struct bulk_rd {
 static void *bulk_reader(void *arg)
 {
     struct bulk_rd *b = arg;
+    if (bulk_read_delay > 0)
+        coio_sleep(bulk_read_delay);
     char *buf = malloc(50000);
-    while (b->got < BULK) {
+    while (b->got < bulk_size) {
         ssize_t n = coio_reader_read(b->r, buf, 50000);
         if (n <= 0)
             break;
@@ -741,9 +748,8 @@ static void *bulk_reader(void *arg)
     return NULL;
 }
 
-static void bulk(void)
+static void bulk_with(coio_tls_context *sc)
 {
-    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
     coio_server *s = tls_server(bulk_echo, NULL, sc, 0);
     coio_tls_context *cc = client_ctx(true);
     coio_reader *r;
@@ -755,8 +761,8 @@ static void bulk(void)
     unsigned char *chunk = malloc(100000);
     size_t sent = 0;
     int waited = 0;
-    while (sent < BULK) {
-        size_t n = BULK - sent < 100000 ? BULK - sent : 100000;
+    while (sent < bulk_size) {
+        size_t n = bulk_size - sent < 100000 ? bulk_size - sent : 100000;
         for (size_t i = 0; i < n; i++)
             chunk[i] = pattern(7, sent + i);
         ck_assert_int_eq(coio_writer_write(w, chunk, n), 0);
@@ -770,18 +776,53 @@ static void bulk(void)
     ck_assert_int_gt(waited, 0); /* backpressure happened */
     ck_assert_int_eq(coio_await(t, NULL), 0);
     coio_task_release(t);
-    ck_assert_uint_eq(b.got, BULK);
+    ck_assert_uint_eq(b.got, bulk_size);
     ck_assert_int_eq(b.bad, 0);
     coio_writer_release(w);
     coio_reader_release(r);
     coio_server_close(s);
     ck_assert_int_eq(coio_server_wait_closed(s), 0);
     coio_server_release(s);
-    coio_tls_context_release(sc);
     coio_tls_context_release(cc);
+}
+
+static void bulk(void)
+{
+    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
+    bulk_with(sc);
+    coio_tls_context_release(sc);
 }
 START_TEST(test_TLS_10MiB_each_way_with_backpressure) { RUN(bulk); }
 END_TEST
+
+#if COIO_TLS
+/* The user's own SSL_CTX, made with OpenSSL's defaults (no partial writes, no moving
+   write buffer, no read-ahead): 8 MiB each way, the client reading late so that the
+   server's writes block and are retried from its moved buffer: it works, as the
+   stream sets what its writer needs per connection. */
+static void own_ssl_ctx(void)
+{
+    SSL_CTX *raw = SSL_CTX_new(TLS_server_method());
+    ck_assert_ptr_nonnull(raw);
+    ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(raw, srv_pem), 1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(raw, srv_key, SSL_FILETYPE_PEM), 1);
+    coio_tls_context *sc = coio_tls_context_from_ssl_ctx(raw, COIO_TLS_SERVER);
+    ck_assert_ptr_nonnull(sc);
+    SSL_CTX_free(raw); /* the context holds its own reference */
+    /* a client-only context cannot serve */
+    coio_tls_context *cc = client_ctx(true);
+    coio_stream_opts o = {.tls = cc};
+    ck_assert_ptr_null(coio_start_server(echo_handler, NULL, "127.0.0.1", 0, &o));
+    ck_assert_int_eq(errno, EINVAL);
+    coio_tls_context_release(cc);
+    bulk_size = 8u << 20;
+    bulk_read_delay = 0.3;
+    bulk_with(sc);
+    coio_tls_context_release(sc);
+}
+START_TEST(test_TLS1_users_own_ssl_ctx) { RUN(own_ssl_ctx); }
+END_TEST
+#endif
 
 /* ---- many clients ------------------------------------------------------------------------ */
 
@@ -982,6 +1023,9 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_TLS5_start_tls_upgrades_in_place);
     tcase_add_test(tc, test_TLS6_sendfile_falls_back_to_read_write);
     tcase_add_test(tc, test_TLS_10MiB_each_way_with_backpressure);
+#if COIO_TLS
+    tcase_add_test(tc, test_TLS1_users_own_ssl_ctx);
+#endif
     tcase_add_test(tc, test_TLS_500_concurrent_clients);
     suite_add_tcase(s, tc);
     return s;
