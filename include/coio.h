@@ -1206,7 +1206,9 @@ COIO_API void coio_server_release(coio_server *s);
    and to reads and writes after it: EPROTO (a TLS protocol error: bad record,
    unexpected message), ECONNRESET (unclean close, above). The OpenSSL reason
    text of the last failure is coio_stream_tls_error(). A cancel during the
-   handshake returns ECANCELED with the connection closed and nothing leaked. */
+   handshake returns ECANCELED with the connection closed and nothing leaked; a
+   cancelled read leaves the stream usable with nothing lost, as over TCP (ST6),
+   and releasing the handles closes it. */
 
 #define COIO_TLS_CLIENT 1       /* coio_tls_context_new roles (or both) */
 #define COIO_TLS_SERVER 2
