@@ -1048,7 +1048,9 @@ COIO_API void coio_writer_release(coio_writer *w);
    errno: coio_sendfile's errors, EBUSY (another sendfile runs on w), ECONNRESET
    (closed, or closed meanwhile), EPIPE/ECONNRESET (peer gone: the writer's
    error from now on), the writer's error, ETIMEDOUT (coio_writer_set_timeout).
-   Either way fd's position is left at offset + bytes sent (SF2). */
+   Either way fd's position is left at offset + bytes sent (SF2). Over TLS the
+   file goes through the writer in 64 KiB pieces (SF3), or -1/EOPNOTSUPP with
+   COIO_SENDFILE_NO_FALLBACK. */
 COIO_API ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count, int flags);
 /* Per-operation timeout of the writer's waiting calls (drain, wait_closed,
    coio_writer_sendfile), as coio_reader_set_timeout: a call not done within
