@@ -44,12 +44,22 @@ extern char coio__probe_end[];
          the same for coio__probe_entry: a frame below stack_top whose
          switch enters the probe with fn and target_sp (a suspended
          context's saved stack pointer) in the registers its CFI names. */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__ILP32__)
+#error "coio: the x32 ABI (-mx32) is not supported; build for x86-64 or, with -m32, for i386"
+#elif defined(__x86_64__)
 #include "x86_64/arch.h"
 #elif defined(__aarch64__)
 #include "aarch64/arch.h"
 #elif defined(__riscv) && __riscv_xlen == 64
 #include "riscv64/arch.h"
+#elif defined(__i386__)
+#include "i386/arch.h"
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+#include "ppc64le/arch.h"
+#elif defined(__arm__)
+#include "armhf/arch.h"
+#elif defined(__s390x__)
+#include "s390x/arch.h"
 #else
 #error "coio: no port for this CPU; see PORTING.md"
 #endif

@@ -124,8 +124,14 @@ COIO_API int coio_loop_stop(coio_loop *loop);
    ends CANCELLED without running again; a lock, permit, notification or queue
    slot it had been handed (woken, not yet run) passes to the next waiter, so the
    primitive stays usable from other loops. The loop memory is freed once no task
-   handle refers to it; the loop pointer must not be used afterwards (as after
-   free()). Returns 0, or -1 with errno EBUSY (running) or EINVAL (NULL). */
+   handle refers to it. Until then the loop is closed but valid: closing it
+   again returns 0, and the calls that need an open loop give EINVAL. Once freed,
+   it is gone from coio's registry of live loops, so every call taking a loop
+   (a second close included) gives EINVAL without reading the freed memory;
+   only if a later coio_loop_new happens to get the same address does the stale
+   pointer name that new loop, as with any freed pointer.
+   Returns 0, or -1 with errno EBUSY (running) or EINVAL (NULL, not a live
+   loop). */
 COIO_API int coio_loop_close(coio_loop *loop);
 
 /* The loop's clock: CLOCK_MONOTONIC in seconds (unspecified epoch). loop may be
@@ -184,9 +190,11 @@ COIO_API void coio_handle_release(coio_handle *h);
    (it is returned done, never having been queued; its done callbacks are still
    scheduled with call_soon). asyncio 3.12's eager tasks (EG1-EG6). Returns a handle the caller owns (release
    it with coio_task_release; releasing at once makes a detached task), or NULL
-   with errno EINVAL (fn NULL, no current loop, or the loop closed), ENOMEM
-   (no memory for the stack; EAGAIN if mmap hit a kernel limit) or EPERM (debug
-   mode: called from another thread while the loop runs). */
+   with errno EINVAL (fn NULL, no current loop, or the loop closed; for
+   coio_spawn_opts also a stack_size within two pages of SIZE_MAX, whose
+   rounding would wrap), ENOMEM (no memory for the stack, or a stack_size too
+   large for the address space; EAGAIN if mmap hit a kernel limit) or EPERM
+   (debug mode: called from another thread while the loop runs). */
 COIO_API coio_task *coio_spawn(void *(*fn)(void *), void *arg);
 
 /* The same with options (opts may be NULL). */
@@ -545,7 +553,11 @@ COIO_API void coio_as_completed_free(coio_as_completed *it);
    before the function holding its storage returns (a coio_fail() from inside
    is fine: the scope is dropped with the task). A scope never allocates. */
 typedef struct coio_timeout {
-    void *opaque_[16]; /* sized for the implementation; do not touch */
+    union {                 /* sized for the implementation; do not touch */
+        void *p_[16];       /* 64-bit targets: 128 bytes */
+        long long ll_[12];  /* 32-bit targets: 96 bytes, 64-bit aligned */
+        double d_;          /* where the ABI aligns doubles apart from longs */
+    } opaque_;
 } coio_timeout;
 
 /* Enter with a delay in seconds (INFINITY or NAN: no deadline; <= 0: already
@@ -894,7 +906,11 @@ typedef struct {
      EMSGSIZE (LimitOverrunError) consumed is asyncio's count: where the separator
               starts, or how far the search went without finding it;
      ENOBUFS  the result does not fit the caller's buffer: nothing was consumed,
-              needed bytes would. */
+              needed bytes would.
+   The calls that take an info set it on every -1: on the common errors every
+   field is 0, also when the reader's stored error (set_error) is itself
+   ENODATA or EMSGSIZE; then nothing was consumed (coio_reader_error tells the
+   two apart). */
 typedef struct {
     size_t partial_len;
     size_t expected;
@@ -935,7 +951,8 @@ typedef struct {
    (else EINVAL, ST1). NULL with errno EINVAL or ENOMEM. */
 COIO_API coio_reader *coio_reader_new(long limit);
 /* Append bytes / mark EOF: wake the waiting reader. feed_data after EOF is
-   EPIPE; both are EINVAL for NULL or a reader with an fd. */
+   EPIPE, and ENOMEM when the bytes cannot be held (nothing is appended);
+   both are EINVAL for NULL or a reader with an fd. */
 COIO_API int coio_reader_feed_data(coio_reader *r, const void *data, size_t n);
 COIO_API int coio_reader_feed_eof(coio_reader *r);
 /* Make every pending and later read fail with err (> 0), and drain() of the
@@ -978,7 +995,8 @@ COIO_API ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap
    EMSGSIZE for a line over the limit, which is dropped through its newline if
    that was seen, else with everything held (ST2); ENOBUFS when the line does
    not fit cap (nothing consumed: retry with a larger buffer; limit + 1 bytes
-   always suffice); common errors. */
+   always suffice); common errors (a stored error is returned as is, even
+   ENODATA or EMSGSIZE, and drops nothing). */
 COIO_API ssize_t coio_reader_readline(coio_reader *r, void *buf, size_t cap);
 /* Give the handle back (see the section head). NULL is ignored. */
 COIO_API void coio_reader_release(coio_reader *r);

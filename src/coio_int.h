@@ -41,6 +41,17 @@ COIO_HIDDEN _Noreturn void coio__panic(const char *file, int line, const char *w
 #endif
 #endif
 
+/* ThreadSanitizer fiber annotations are compiled in under -fsanitize=thread:
+   every task is a TSan fiber (its own logical thread), and each switch
+   synchronizes, since the tasks of one loop run one after another. */
+#if defined(__SANITIZE_THREAD__)
+#define COIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COIO_TSAN 1
+#endif
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Intrusive doubly linked list (circular, with a head node).               */
 /* ------------------------------------------------------------------------ */
@@ -255,6 +266,9 @@ struct coio__task {
 #ifdef COIO_ASAN
     void *asan_fake;            /* fake-stack save slot across switches */
 #endif
+#ifdef COIO_TSAN
+    void *tsan_fiber;           /* this task's TSan fiber (task.c) */
+#endif
 };
 
 static inline struct coio__task *coio__as_task(coio_future *f)
@@ -367,6 +381,9 @@ struct coio_loop {
     size_t thread_stack_size;
     void *asan_fake;                 /* the loop context's fake-stack slot */
 #endif
+#ifdef COIO_TSAN
+    void *tsan_fiber;                /* the running thread's own TSan fiber (begin_run) */
+#endif
 };
 
 extern _Thread_local coio_loop *coio__tls_loop;      /* this thread's current loop */
@@ -440,6 +457,9 @@ COIO_HIDDEN void coio__debug_stack_measure(struct coio__task *t); /* at exit */
 #ifdef COIO_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef COIO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 static inline void coio__check_canary(struct coio__task *t)
 {
@@ -478,6 +498,12 @@ static inline __attribute__((always_inline)) void coio__ctx_switch(coio_loop *l,
     __sanitizer_finish_switch_fiber(*fake, NULL, NULL);
 #else
     (void)dying;
+#ifdef COIO_TSAN
+    /* Immediately before the switch, as TSan asks. Without the no_sync flag
+       the switch is a release by `from` and an acquire by `to`: what one task
+       of the loop did happens before what the next one does. */
+    __tsan_switch_to_fiber(to ? to->tsan_fiber : l->tsan_fiber, 0);
+#endif
     coio__switch(save, sp, to);
 #endif
 }
@@ -663,5 +689,9 @@ COIO_HIDDEN int coio__fd_flags(int fd, bool nonblock);
 #define COIO_HAVE_ACCEPT4 1
 #define COIO_HAVE_PIPE2 1
 #endif
+
+/* Fault injection points (test builds with COIO_FAULTS only). Last, so that
+   nothing above is renamed. */
+#include "fault.h"
 
 #endif

@@ -58,14 +58,88 @@ double coio_loop_time(coio_loop *loop)
     return (double)coio__now_ns() / 1e9;
 }
 
+/* ---- the registry of live loops ---------------------------------------------
+   Every loop from coio_loop_new until its memory is freed, as a sorted array of
+   addresses: a pointer to a loop already freed (a second coio_loop_close, a
+   stale pointer from another thread) is found missing without reading freed
+   memory, and gets EINVAL. The loop running on the calling thread is alive by
+   definition and skips the lookup, so the hot paths (spawn, call_soon from a
+   task) take no lock. */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t *reg_v;
+static size_t reg_n, reg_cap;
+
+/* Under reg_mu: the index of the first entry >= key. */
+static size_t reg_find(uintptr_t key)
+{
+    size_t lo = 0, hi = reg_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (reg_v[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int reg_add(const coio_loop *l)
+{
+    uintptr_t key = (uintptr_t)l;
+    pthread_mutex_lock(&reg_mu);
+    if (reg_n == reg_cap) {
+        size_t cap = reg_cap ? reg_cap * 2 : 16;
+        uintptr_t *v = realloc(reg_v, cap * sizeof *v);
+        if (!v) {
+            pthread_mutex_unlock(&reg_mu);
+            errno = ENOMEM;
+            return -1;
+        }
+        reg_v = v;
+        reg_cap = cap;
+    }
+    size_t i = reg_find(key);
+    memmove(reg_v + i + 1, reg_v + i, (reg_n - i) * sizeof *reg_v);
+    reg_v[i] = key;
+    reg_n++;
+    pthread_mutex_unlock(&reg_mu);
+    return 0;
+}
+
+static void reg_del(const coio_loop *l)
+{
+    uintptr_t key = (uintptr_t)l;
+    pthread_mutex_lock(&reg_mu);
+    size_t i = reg_find(key);
+    if (i < reg_n && reg_v[i] == key) {
+        memmove(reg_v + i, reg_v + i + 1, (reg_n - i - 1) * sizeof *reg_v);
+        reg_n--;
+    }
+    if (reg_n == 0) { /* no loop left: give the array back (leak checkers) */
+        free(reg_v);
+        reg_v = NULL;
+        reg_cap = 0;
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
 bool coio__loop_valid(const coio_loop *l)
 {
-    return l && l->magic == COIO__LOOP_MAGIC;
+    if (!l)
+        return false;
+    if (l == coio__tls_running)
+        return true;
+    pthread_mutex_lock(&reg_mu);
+    size_t i = reg_find((uintptr_t)l);
+    bool live = i < reg_n && reg_v[i] == (uintptr_t)l;
+    pthread_mutex_unlock(&reg_mu);
+    return live && l->magic == COIO__LOOP_MAGIC;
 }
 
 void coio__loop_unref(coio_loop *l)
 {
     if (--l->refs == 0) {
+        reg_del(l);
         l->magic = 0;
         coio__xq_unref(l->xq);
         free(l);
@@ -418,6 +492,13 @@ coio_loop *coio_loop_new(void)
         errno = e;
         return NULL;
     }
+    if (reg_add(l) < 0) {
+        coio__xq_unref(l->xq);
+        coio__poll_close(l->poller);
+        free(l);
+        errno = ENOMEM;
+        return NULL;
+    }
     l->magic = COIO__LOOP_MAGIC;
     l->refs = 1;
     l->ready_tail = &l->ready;
@@ -486,6 +567,9 @@ static int begin_run(coio_loop *l)
         l->thread_stack_bottom = addr;
         l->thread_stack_size = size;
     }
+#endif
+#ifdef COIO_TSAN
+    l->tsan_fiber = __tsan_get_current_fiber(); /* the loop context's */
 #endif
     return 0;
 }

@@ -9,6 +9,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "fault.h"
+
 struct coio__poller {
     int epfd;
     int wfd;    /* eventfd, level-triggered; read back to zero when it fires */

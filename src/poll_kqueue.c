@@ -15,6 +15,8 @@
 #include <time.h> /* struct timespec under -std=c11 (libkqueue's header only declares it) */
 #include <unistd.h>
 
+#include "fault.h"
+
 /* The ident of the wake-up event: EVFILT_USER idents are their own
    namespace, so it cannot clash with an fd. */
 #define WAKE_IDENT 1

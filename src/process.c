@@ -404,14 +404,16 @@ int coio_subprocess_exec(char *const argv[], const coio_subprocess_opts *opts, c
     if (p->exitfd < 0 && sigchld_register(p) < 0)
         e = errno;
     coio_stream_opts so = {.limit = opts->limit};
-    if (!e && parent[0] >= 0 && coio_open_fd(parent[0], &so, NULL, &p->in) == 0)
-        parent[0] = -1;
-    if (!e && parent[1] >= 0 && coio_open_fd(parent[1], &so, &p->out, NULL) == 0)
-        parent[1] = -1;
-    if (!e && parent[2] >= 0 && coio_open_fd(parent[2], &so, &p->err, NULL) == 0)
-        parent[2] = -1;
-    if (!e && (parent[0] >= 0 || parent[1] >= 0 || parent[2] >= 0))
-        e = errno;
+    /* errno is taken at the failing call: a later call that succeeds may
+       leave its own errno behind. */
+    for (int i = 0; i < 3 && !e; i++)
+        if (parent[i] >= 0) {
+            if (coio_open_fd(parent[i], &so, i == 0 ? NULL : i == 1 ? &p->out : &p->err,
+                             i == 0 ? &p->in : NULL) == 0)
+                parent[i] = -1;
+            else
+                e = errno;
+        }
     if (e) {
         close_all(parent, 3);
         coio_process_release(p); /* kills and reaps the child */

@@ -223,10 +223,16 @@ static int map_stack(size_t size, struct coio__stack *st)
     size = (size + page - 1) & ~(page - 1);
     if (scheme_now() == COIO_STACK_GUARD_REGION) {
         size_t g = region_bytes();
+        if (size > SIZE_MAX - g) { /* fits size_t, but not with its guard region */
+            errno = ENOMEM;
+            return -1;
+        }
         void *m = mmap(NULL, size + g, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (m == MAP_FAILED) {
-            errno = errno == ENOMEM ? ENOMEM : EAGAIN;
+            /* EINVAL for a page-aligned, non-zero length: a length the kernel
+               will not map at all, so no memory for it (as below). */
+            errno = errno == ENOMEM || errno == EINVAL ? ENOMEM : EAGAIN;
             return -1;
         }
         if (install_guards(m, 0, 1, g) == 0) {
@@ -255,7 +261,9 @@ static int map_stack(size_t size, struct coio__stack *st)
         int e = errno;
         if (guard)
             atomic_fetch_sub(&guarded_now, 1);
-        errno = e == ENOMEM ? ENOMEM : EAGAIN;
+        /* EINVAL for a page-aligned, non-zero length means a length the kernel
+           (or valgrind) will not map at all: no memory for it, as ENOMEM. */
+        errno = e == ENOMEM || e == EINVAL ? ENOMEM : EAGAIN;
         return -1;
     }
     if (guard && mprotect(m, page, PROT_NONE) != 0) {
@@ -524,6 +532,13 @@ static void slab_put(struct coio__stack *st)
 int coio__stack_get(struct coio__stack_pool *pool, size_t size, struct coio__stack *st)
 {
     size_t page = coio__page_size();
+    /* Rounding up to pages and adding the guard page must not wrap (a wrapped
+       size mapped only the guard page, and the control block was written past
+       it). A size that fits but is too large to map is ENOMEM from mmap. */
+    if (size > SIZE_MAX - 2 * page) {
+        errno = EINVAL;
+        return -1;
+    }
     size_t want = (size + page - 1) & ~(page - 1);
     if (pool && want == slab_stack_size())
         return slab_get(pool, want, st);

@@ -234,6 +234,10 @@ static int reader_reserve(coio_reader *r, size_t want)
         if (r->cap - r->len >= want)
             return 0;
     }
+    if (want > SIZE_MAX / 2 - r->len) { /* the doubling below would wrap */
+        errno = ENOMEM;
+        return -1;
+    }
     size_t cap = r->cap ? r->cap : READ_CHUNK;
     while (cap - r->len < want)
         cap *= 2;
@@ -498,6 +502,10 @@ int coio_reader_read_all(coio_reader *r, void **data, size_t *len)
 
 ssize_t coio_reader_readexactly(coio_reader *r, void *buf, size_t n, coio_read_info *info)
 {
+    /* info is all zero on every failure but the ENODATA below (so a stored error
+       that happens to be ENODATA leaves partial_len 0 and the bytes buffered). */
+    if (info)
+        *info = (coio_read_info){0};
     if (reader_enter(r) < 0)
         return -1;
     if (r->err) {
@@ -554,9 +562,17 @@ static bool find_sep(const coio_reader *r, size_t offset, const coio_bytes *seps
     return found;
 }
 
-ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap, const coio_bytes *seps,
-                                  size_t nseps, coio_read_info *info)
+/* readuntil_any's body. info is never NULL and is zeroed first; *own is set to
+   true only when the failure is this call's own verdict on the buffered bytes
+   (ENODATA at EOF, EMSGSIZE, ENOBUFS) and info was filled for it. Every other
+   -1 (EINVAL, EBUSY, ECANCELED, ENOMEM, the reader's stored error, which may
+   itself be ENODATA or EMSGSIZE) leaves info zero and *own false, and nothing
+   was consumed. */
+static ssize_t readuntil(coio_reader *r, void *buf, size_t cap, const coio_bytes *seps,
+                         size_t nseps, coio_read_info *info, bool *own)
 {
+    *info = (coio_read_info){0};
+    *own = false;
     if (reader_enter(r) < 0)
         return -1;
     if (!seps || nseps == 0 || (!buf && cap)) {
@@ -586,8 +602,8 @@ ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap, const c
             offset = r->len + 1 > maxlen ? r->len + 1 - maxlen : 0;
             if (offset > r->limit) {
                 /* LimitOverrunError: the data stays buffered (ST3). */
-                if (info)
-                    *info = (coio_read_info){.consumed = offset};
+                *info = (coio_read_info){.consumed = offset};
+                *own = true;
                 errno = EMSGSIZE;
                 return -1;
             }
@@ -599,8 +615,8 @@ ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap, const c
         if (r->eof) {
             /* IncompleteReadError(all buffered bytes, None); the buffer empties. */
             if (r->len > cap) {
-                if (info)
-                    *info = (coio_read_info){.needed = r->len};
+                *info = (coio_read_info){.needed = r->len};
+                *own = true;
                 errno = ENOBUFS;
                 return -1;
             }
@@ -608,8 +624,8 @@ ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap, const c
             if (k)
                 memcpy(buf, r->buf + r->off, k);
             reader_consume(r, k);
-            if (info)
-                *info = (coio_read_info){.partial_len = k};
+            *info = (coio_read_info){.partial_len = k};
+            *own = true;
             errno = ENODATA;
             return -1;
         }
@@ -618,20 +634,28 @@ ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap, const c
             return -1;
     }
     if (start > r->limit) {
-        if (info)
-            *info = (coio_read_info){.consumed = start};
+        *info = (coio_read_info){.consumed = start};
+        *own = true;
         errno = EMSGSIZE;
         return -1;
     }
     if (end > cap) {
-        if (info)
-            *info = (coio_read_info){.needed = end};
+        *info = (coio_read_info){.needed = end};
+        *own = true;
         errno = ENOBUFS;
         return -1;
     }
     memcpy(buf, r->buf + r->off, end);
     reader_consume(r, end);
     return (ssize_t)end;
+}
+
+ssize_t coio_reader_readuntil_any(coio_reader *r, void *buf, size_t cap, const coio_bytes *seps,
+                                  size_t nseps, coio_read_info *info)
+{
+    coio_read_info scratch;
+    bool own;
+    return readuntil(r, buf, cap, seps, nseps, info ? info : &scratch, &own);
 }
 
 ssize_t coio_reader_readuntil(coio_reader *r, void *buf, size_t cap, const void *sep, size_t seplen,
@@ -645,9 +669,10 @@ ssize_t coio_reader_readline(coio_reader *r, void *buf, size_t cap)
 {
     coio_read_info info;
     coio_bytes nl = {"\n", 1};
-    ssize_t n = coio_reader_readuntil_any(r, buf, cap, &nl, 1, &info);
-    if (n >= 0)
-        return n;
+    bool own;
+    ssize_t n = readuntil(r, buf, cap, &nl, 1, &info, &own);
+    if (n >= 0 || !own)
+        return n; /* a stored ENODATA/EMSGSIZE is returned as is: nothing consumed */
     if (errno == ENODATA)
         return (ssize_t)info.partial_len; /* the tail without newline, then 0 */
     if (errno == EMSGSIZE) {
@@ -796,6 +821,10 @@ static int writer_append(coio_writer *w, const void *p, size_t n)
             w->off = 0;
         }
         if (w->cap - w->len < n) {
+            if (n > SIZE_MAX / 2 - w->len) { /* the doubling below would wrap */
+                errno = ENOMEM;
+                return -1;
+            }
             size_t cap = w->cap ? w->cap : 4096;
             while (cap - w->len < n)
                 cap *= 2;

@@ -67,7 +67,9 @@ static size_t stack_size_for(const coio_task_opts *opts)
     if (s < COIO_STACK_MIN)
         s = COIO_STACK_MIN;
 #ifdef COIO_ASAN
-    s *= 4; /* instrumented frames are several times larger */
+    /* instrumented frames are several times larger; a size this would wrap is
+       refused by coio__stack_get (SIZE_MAX: EINVAL) */
+    s = s > SIZE_MAX / 4 ? SIZE_MAX : s * 4;
 #endif
     return s;
 }
@@ -150,6 +152,10 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     if (COIO_UNLIKELY(l->debug)) /* the spawn site, below the control block */
         first = coio__dump_spawn_site(t);
     t->sp = coio__arch_init_frame(first, task_entry);
+#ifdef COIO_TSAN
+    t->tsan_fiber = __tsan_create_fiber(0); /* each task is its own logical thread */
+    __tsan_set_fiber_name(t->tsan_fiber, t->f.name[0] ? t->f.name : "coio task");
+#endif
     if (COIO_UNLIKELY(l->debug)) /* for the stack high-water mark */
         coio__debug_stack_prepare(t);
     l->refs++;
@@ -691,6 +697,10 @@ void coio__future_free(coio_future *f)
     if (t) {
         coio__group_error_release(t->group_error);
         coio__ctx_release(t->ctx);
+#ifdef COIO_TSAN
+    t->tsan_fiber = __tsan_create_fiber(0); /* each task is its own logical thread */
+    __tsan_set_fiber_name(t->tsan_fiber, t->f.name[0] ? t->f.name : "coio task");
+#endif
         struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
         coio__stack_put(l->closed ? NULL : &l->pool, &st);

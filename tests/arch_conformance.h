@@ -48,13 +48,22 @@ static inline int conf_on_valgrind(void)
 
 /* ======================================================================== */
 /* Per-CPU probes. Each port adds a block here:                             */
-/*   CONF_NINT, CONF_NFP   callee-saved integer / FP registers the probe    */
-/*                         loads (the ABI's list, sp and the return         */
-/*                         address excepted), CONF_REG_NAMES their names    */
-/*   CONF_ENTRY_SP_BIAS    (sp + bias) % 16 == 0 at a function's first      */
-/*                         instruction                                      */
-/*   conf_probe_switch     loads in[] into those registers, calls           */
+/*   the registers the probe loads (the ABI's callee-saved list, sp and the */
+/*   return address excepted), in one of two forms:                         */
+/*     CONF_REGS           initializer of struct conf_reg entries: name,    */
+/*                         kind (CONF_K_INT, CONF_K_FP, CONF_K_VEC), byte   */
+/*                         offset in the probe buffers, size in bytes (4,   */
+/*                         8 or 16) and a mask of the bits that must        */
+/*                         survive (0: all; e.g. the CR fields of POWER),   */
+/*                         with CONF_KINDS the kinds it uses; or            */
+/*     CONF_NINT, CONF_NFP integer and FP registers of 8 bytes each, at     */
+/*                         offsets 0, 8, 16, ... in that order, and         */
+/*                         CONF_REG_NAMES their names                       */
+/*   CONF_ENTRY_SP_BIAS    (sp + bias) % COIO_STACK_ALIGN == 0 at a         */
+/*                         function's first instruction                     */
+/*   conf_probe_switch     loads the registers from in[], calls             */
 /*                         coio__switch directly, stores them to out[]      */
+/*                         (buffers of CONF_PROBE_BYTES, 16-byte aligned)   */
 /*   conf_sp_here          returns sp at its own first instruction          */
 /*   conf_entry_stub       an entry for coio__arch_init_frame: records sp   */
 /*                         at its first instruction in conf_entry_sp and    */
@@ -65,13 +74,25 @@ static inline int conf_on_valgrind(void)
 /*                         name the ones rounding 1/3 up and down           */
 /* ======================================================================== */
 
-#define CONF_MAXWORDS 32
+#define CONF_PROBE_BYTES 640
 
-void *conf_probe_switch(void **save_sp, void *load_sp, void *arg, const uint64_t *in,
-                        uint64_t *out);
+#define CONF_K_INT 1 /* integer registers (and partial ones such as CR fields) */
+#define CONF_K_FP 2  /* scalar FP registers */
+#define CONF_K_VEC 4 /* vector registers */
+
+struct conf_reg {
+    const char *name;
+    int kind;
+    unsigned off, size; /* in the probe buffers */
+    uint64_t mask;      /* bits compared, for size <= 8; 0: all */
+};
+
+void *conf_probe_switch(void **save_sp, void *load_sp, void *arg, const void *in, void *out);
 uintptr_t conf_sp_here(void);
 void conf_entry_stub(void *arg);
-void conf_entry_c(void *arg);
+/* Called only from the top-level asm of conf_entry_stub: "used" keeps LTO from
+   dropping it (the asm's reference is invisible to the compiler). */
+__attribute__((used)) void conf_entry_c(void *arg);
 uintptr_t conf_entry_sp;
 
 #if defined(__x86_64__)
@@ -137,35 +158,6 @@ __asm__(".pushsection .text\n"
         "    jmp  conf_entry_c\n"
         "    .size conf_entry_stub, .-conf_entry_stub\n"
         ".popsection\n");
-
-static uint64_t conf_fpctl_get(void)
-{
-    uint32_t mxcsr;
-    uint16_t cw;
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(cw));
-    return (mxcsr & 0xffc0u) | (uint64_t)cw << 32; /* MXCSR bits 0-5 are status */
-}
-
-/* Variant k: SSE rounding k, x87 rounding (k + 1) % 4, so the two words are
-   checked independently. Rounding only: valgrind models no other bits. */
-static uint64_t conf_fpctl_value(int k)
-{
-    if (k == 0)
-        return 0x1F80u | (uint64_t)0x037Fu << 32;
-    return (0x1F80u | (uint32_t)k << 13) | (uint64_t)(0x037Fu | (uint32_t)((k + 1) % 4) << 10) << 32;
-}
-
-static void conf_fpctl_set(int k)
-{
-    uint64_t v = conf_fpctl_value(k);
-    uint32_t mxcsr = (uint32_t)v;
-    uint16_t cw = (uint16_t)(v >> 32);
-    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
-    __asm__ volatile("fldcw %0" : : "m"(cw));
-}
-#define CONF_VARIANT_UP 2   /* MXCSR RC = 10: toward +inf */
-#define CONF_VARIANT_DOWN 1 /* MXCSR RC = 01: toward -inf */
 
 #elif defined(__aarch64__)
 
@@ -371,14 +363,608 @@ static void conf_fpctl_set(int k)
 #define CONF_VARIANT_UP 3   /* RUP */
 #define CONF_VARIANT_DOWN 2 /* RDN */
 
+#elif defined(__i386__)
+
+#define CONF_REGS {"ebx", CONF_K_INT, 0, 4, 0}, {"esi", CONF_K_INT, 4, 4, 0}, \
+                  {"edi", CONF_K_INT, 8, 4, 0}, {"ebp", CONF_K_INT, 12, 4, 0}
+#define CONF_KINDS CONF_K_INT
+#define CONF_ENTRY_SP_BIAS 4 /* the call pushed the return address */
+
+/* Arguments on the stack. Four pushes after the return address, then the
+   three arguments of coio__switch: esp % 16 == 0 at the call. Position-
+   independent (the PIE and the dynamic conformance run): conf_entry_sp is
+   reached through the GOT pointer computed in place. */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, @function\n"
+        "    .p2align 4\n"
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    pushl %ebp\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %ebp, 0\n"
+        "    pushl %ebx\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %ebx, 0\n"
+        "    pushl %esi\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %esi, 0\n"
+        "    pushl %edi\n    .cfi_adjust_cfa_offset 4\n    .cfi_rel_offset %edi, 0\n"
+        "    pushl 28(%esp)\n .cfi_adjust_cfa_offset 4\n" /* arg */
+        "    pushl 28(%esp)\n .cfi_adjust_cfa_offset 4\n" /* load_sp */
+        "    pushl 28(%esp)\n .cfi_adjust_cfa_offset 4\n" /* save_sp */
+        "    movl 44(%esp), %eax\n"                       /* in */
+        "    movl  0(%eax), %ebx\n"
+        "    movl  4(%eax), %esi\n"
+        "    movl  8(%eax), %edi\n"
+        "    movl 12(%eax), %ebp\n"
+        "    call coio__switch\n"
+        "    addl $12, %esp\n .cfi_adjust_cfa_offset -12\n"
+        "    movl 36(%esp), %ecx\n"                       /* out */
+        "    movl %ebx,  0(%ecx)\n"
+        "    movl %esi,  4(%ecx)\n"
+        "    movl %edi,  8(%ecx)\n"
+        "    movl %ebp, 12(%ecx)\n"
+        "    popl %edi\n"
+        "    popl %esi\n"
+        "    popl %ebx\n"
+        "    popl %ebp\n"
+        "    ret\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, @function\n"
+        "conf_sp_here:\n"
+        "    movl %esp, %eax\n"
+        "    ret\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, @function\n"
+        "conf_entry_stub:\n"
+        "    movl %esp, %edx\n"
+        "    call 1f\n"
+        "1:  popl %ecx\n"
+        "    addl $_GLOBAL_OFFSET_TABLE_+(.-1b), %ecx\n"
+        "    movl %edx, conf_entry_sp@GOTOFF(%ecx)\n"
+        "    jmp  conf_entry_c\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+
+/* r14-r31 at 0, f14-f31 at 144, v20-v31 at 288, CR at 480 (4 bytes; only
+   the fields cr2-cr4 are nonvolatile). */
+#define CONF_P64_R(n) {"r" #n, CONF_K_INT, (n - 14) * 8, 8, 0}
+#define CONF_P64_F(n) {"f" #n, CONF_K_FP, 144 + (n - 14) * 8, 8, 0}
+#define CONF_P64_V(n) {"v" #n, CONF_K_VEC, 288 + (n - 20) * 16, 16, 0}
+#define CONF_REGS                                                                                  \
+    CONF_P64_R(14), CONF_P64_R(15), CONF_P64_R(16), CONF_P64_R(17), CONF_P64_R(18),                \
+        CONF_P64_R(19), CONF_P64_R(20), CONF_P64_R(21), CONF_P64_R(22), CONF_P64_R(23),            \
+        CONF_P64_R(24), CONF_P64_R(25), CONF_P64_R(26), CONF_P64_R(27), CONF_P64_R(28),            \
+        CONF_P64_R(29), CONF_P64_R(30), CONF_P64_R(31), CONF_P64_F(14), CONF_P64_F(15),            \
+        CONF_P64_F(16), CONF_P64_F(17), CONF_P64_F(18), CONF_P64_F(19), CONF_P64_F(20),            \
+        CONF_P64_F(21), CONF_P64_F(22), CONF_P64_F(23), CONF_P64_F(24), CONF_P64_F(25),            \
+        CONF_P64_F(26), CONF_P64_F(27), CONF_P64_F(28), CONF_P64_F(29), CONF_P64_F(30),            \
+        CONF_P64_F(31), CONF_P64_V(20), CONF_P64_V(21), CONF_P64_V(22), CONF_P64_V(23),            \
+        CONF_P64_V(24), CONF_P64_V(25), CONF_P64_V(26), CONF_P64_V(27), CONF_P64_V(28),            \
+        CONF_P64_V(29), CONF_P64_V(30), CONF_P64_V(31), {"cr2-cr4", CONF_K_INT, 480, 4, 0x00FFF000u}
+#define CONF_KINDS (CONF_K_INT | CONF_K_FP | CONF_K_VEC)
+#define CONF_ENTRY_SP_BIAS 0 /* r1 % 16 == 0 at all times */
+
+/* in = r6, out = r7 (kept at 32(r1)). The probe's own frame (528 bytes):
+   the ELFv2 header (back chain, CR, LR, TOC words), out, the caller's CR at
+   40, r14-r31 at 48, f14-f31 at 192, v20-v31 at 336. conf_entry_stub has a
+   global entry point that derives r2 from r12, like every C function
+   called through a pointer. */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, @function\n"
+        "    .p2align 4\n"
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    mflr 0\n"
+        "    std 0, 16(1)\n"
+        "    .cfi_offset lr, 16\n"
+        "    stdu 1, -528(1)\n"
+        "    .cfi_def_cfa_offset 528\n"
+        "    std 7, 32(1)\n"
+        "    mfcr 0\n"
+        "    std 0, 40(1)\n"
+        "    std 14, 48(1)\n"
+        "    std 15, 56(1)\n"
+        "    std 16, 64(1)\n"
+        "    std 17, 72(1)\n"
+        "    std 18, 80(1)\n"
+        "    std 19, 88(1)\n"
+        "    std 20, 96(1)\n"
+        "    std 21, 104(1)\n"
+        "    std 22, 112(1)\n"
+        "    std 23, 120(1)\n"
+        "    std 24, 128(1)\n"
+        "    std 25, 136(1)\n"
+        "    std 26, 144(1)\n"
+        "    std 27, 152(1)\n"
+        "    std 28, 160(1)\n"
+        "    std 29, 168(1)\n"
+        "    std 30, 176(1)\n"
+        "    std 31, 184(1)\n"
+        "    stfd 14, 192(1)\n"
+        "    stfd 15, 200(1)\n"
+        "    stfd 16, 208(1)\n"
+        "    stfd 17, 216(1)\n"
+        "    stfd 18, 224(1)\n"
+        "    stfd 19, 232(1)\n"
+        "    stfd 20, 240(1)\n"
+        "    stfd 21, 248(1)\n"
+        "    stfd 22, 256(1)\n"
+        "    stfd 23, 264(1)\n"
+        "    stfd 24, 272(1)\n"
+        "    stfd 25, 280(1)\n"
+        "    stfd 26, 288(1)\n"
+        "    stfd 27, 296(1)\n"
+        "    stfd 28, 304(1)\n"
+        "    stfd 29, 312(1)\n"
+        "    stfd 30, 320(1)\n"
+        "    stfd 31, 328(1)\n"
+        "    addi 8, 1, 336\n"
+        "    stvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    lwz 0, 480(6)\n    mtcrf 0xff, 0\n"
+        "    ld 14, 0(6)\n"
+        "    ld 15, 8(6)\n"
+        "    ld 16, 16(6)\n"
+        "    ld 17, 24(6)\n"
+        "    ld 18, 32(6)\n"
+        "    ld 19, 40(6)\n"
+        "    ld 20, 48(6)\n"
+        "    ld 21, 56(6)\n"
+        "    ld 22, 64(6)\n"
+        "    ld 23, 72(6)\n"
+        "    ld 24, 80(6)\n"
+        "    ld 25, 88(6)\n"
+        "    ld 26, 96(6)\n"
+        "    ld 27, 104(6)\n"
+        "    ld 28, 112(6)\n"
+        "    ld 29, 120(6)\n"
+        "    ld 30, 128(6)\n"
+        "    ld 31, 136(6)\n"
+        "    lfd 14, 144(6)\n"
+        "    lfd 15, 152(6)\n"
+        "    lfd 16, 160(6)\n"
+        "    lfd 17, 168(6)\n"
+        "    lfd 18, 176(6)\n"
+        "    lfd 19, 184(6)\n"
+        "    lfd 20, 192(6)\n"
+        "    lfd 21, 200(6)\n"
+        "    lfd 22, 208(6)\n"
+        "    lfd 23, 216(6)\n"
+        "    lfd 24, 224(6)\n"
+        "    lfd 25, 232(6)\n"
+        "    lfd 26, 240(6)\n"
+        "    lfd 27, 248(6)\n"
+        "    lfd 28, 256(6)\n"
+        "    lfd 29, 264(6)\n"
+        "    lfd 30, 272(6)\n"
+        "    lfd 31, 280(6)\n"
+        "    addi 8, 6, 288\n"
+        "    lvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    bl coio__switch\n    nop\n"
+        "    ld 7, 32(1)\n    mfcr 0\n    stw 0, 480(7)\n"
+        "    std 14, 0(7)\n"
+        "    std 15, 8(7)\n"
+        "    std 16, 16(7)\n"
+        "    std 17, 24(7)\n"
+        "    std 18, 32(7)\n"
+        "    std 19, 40(7)\n"
+        "    std 20, 48(7)\n"
+        "    std 21, 56(7)\n"
+        "    std 22, 64(7)\n"
+        "    std 23, 72(7)\n"
+        "    std 24, 80(7)\n"
+        "    std 25, 88(7)\n"
+        "    std 26, 96(7)\n"
+        "    std 27, 104(7)\n"
+        "    std 28, 112(7)\n"
+        "    std 29, 120(7)\n"
+        "    std 30, 128(7)\n"
+        "    std 31, 136(7)\n"
+        "    stfd 14, 144(7)\n"
+        "    stfd 15, 152(7)\n"
+        "    stfd 16, 160(7)\n"
+        "    stfd 17, 168(7)\n"
+        "    stfd 18, 176(7)\n"
+        "    stfd 19, 184(7)\n"
+        "    stfd 20, 192(7)\n"
+        "    stfd 21, 200(7)\n"
+        "    stfd 22, 208(7)\n"
+        "    stfd 23, 216(7)\n"
+        "    stfd 24, 224(7)\n"
+        "    stfd 25, 232(7)\n"
+        "    stfd 26, 240(7)\n"
+        "    stfd 27, 248(7)\n"
+        "    stfd 28, 256(7)\n"
+        "    stfd 29, 264(7)\n"
+        "    stfd 30, 272(7)\n"
+        "    stfd 31, 280(7)\n"
+        "    addi 8, 7, 288\n"
+        "    stvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    stvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    ld 0, 40(1)\n    mtcrf 0x38, 0\n"
+        "    ld 14, 48(1)\n"
+        "    ld 15, 56(1)\n"
+        "    ld 16, 64(1)\n"
+        "    ld 17, 72(1)\n"
+        "    ld 18, 80(1)\n"
+        "    ld 19, 88(1)\n"
+        "    ld 20, 96(1)\n"
+        "    ld 21, 104(1)\n"
+        "    ld 22, 112(1)\n"
+        "    ld 23, 120(1)\n"
+        "    ld 24, 128(1)\n"
+        "    ld 25, 136(1)\n"
+        "    ld 26, 144(1)\n"
+        "    ld 27, 152(1)\n"
+        "    ld 28, 160(1)\n"
+        "    ld 29, 168(1)\n"
+        "    ld 30, 176(1)\n"
+        "    ld 31, 184(1)\n"
+        "    lfd 14, 192(1)\n"
+        "    lfd 15, 200(1)\n"
+        "    lfd 16, 208(1)\n"
+        "    lfd 17, 216(1)\n"
+        "    lfd 18, 224(1)\n"
+        "    lfd 19, 232(1)\n"
+        "    lfd 20, 240(1)\n"
+        "    lfd 21, 248(1)\n"
+        "    lfd 22, 256(1)\n"
+        "    lfd 23, 264(1)\n"
+        "    lfd 24, 272(1)\n"
+        "    lfd 25, 280(1)\n"
+        "    lfd 26, 288(1)\n"
+        "    lfd 27, 296(1)\n"
+        "    lfd 28, 304(1)\n"
+        "    lfd 29, 312(1)\n"
+        "    lfd 30, 320(1)\n"
+        "    lfd 31, 328(1)\n"
+        "    addi 8, 1, 336\n"
+        "    lvx 20, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 21, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 22, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 23, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 24, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 25, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 26, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 27, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 28, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 29, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 30, 0, 8\n    addi 8, 8, 16\n"
+        "    lvx 31, 0, 8\n    addi 8, 8, 16\n"
+        "    addi 1, 1, 528\n"
+        "    ld 0, 16(1)\n"
+        "    mtlr 0\n"
+        "    blr\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, @function\n"
+        "conf_sp_here:\n"
+        "    mr 3, 1\n"
+        "    blr\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, @function\n"
+        "conf_entry_stub:\n"
+        "0:  addis 2, 12, .TOC.-0b@ha\n"
+        "    addi 2, 2, .TOC.-0b@l\n"
+        "    .localentry conf_entry_stub, .-conf_entry_stub\n"
+        "    addis 9, 2, conf_entry_sp@toc@ha\n"
+        "    std 1, conf_entry_sp@toc@l(9)\n"
+        "    b conf_entry_c\n"
+        "    nop\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+/* FPSCR's control byte: RN (bits 62-63), NI, and the enables VE-XE. */
+static uint64_t conf_fpctl_get(void)
+{
+    union {
+        double d;
+        uint64_t u;
+    } v;
+    __asm__ volatile("mffs %0" : "=d"(v.d));
+    return v.u & 0xff;
+}
+
+static uint64_t conf_fpctl_value(int k) { return (uint64_t)k; } /* RN */
+
+static void conf_fpctl_set(int k)
+{
+    union {
+        double d;
+        uint64_t u;
+    } v = {.u = conf_fpctl_value(k)};
+    __asm__ volatile("mtfsf 0x03, %0" : : "d"(v.d)); /* fields 6-7: enables 0, NI 0, RN k */
+}
+#define CONF_VARIANT_UP 2   /* RN 10: toward +inf */
+#define CONF_VARIANT_DOWN 3 /* RN 11: toward -inf */
+
+#elif defined(__arm__)
+
+#define CONF_REGS                                                                                  \
+    {"r4", CONF_K_INT, 0, 4, 0}, {"r5", CONF_K_INT, 4, 4, 0}, {"r6", CONF_K_INT, 8, 4, 0},         \
+        {"r7", CONF_K_INT, 12, 4, 0}, {"r8", CONF_K_INT, 16, 4, 0}, {"r9", CONF_K_INT, 20, 4, 0},  \
+        {"r10", CONF_K_INT, 24, 4, 0}, {"r11", CONF_K_INT, 28, 4, 0}, {"d8", CONF_K_FP, 32, 8, 0}, \
+        {"d9", CONF_K_FP, 40, 8, 0}, {"d10", CONF_K_FP, 48, 8, 0}, {"d11", CONF_K_FP, 56, 8, 0},   \
+        {"d12", CONF_K_FP, 64, 8, 0}, {"d13", CONF_K_FP, 72, 8, 0}, {"d14", CONF_K_FP, 80, 8, 0},  \
+        {"d15", CONF_K_FP, 88, 8, 0}
+#define CONF_KINDS (CONF_K_INT | CONF_K_FP)
+#define CONF_ENTRY_SP_BIAS 0 /* AAPCS: sp % 8 == 0 at a call */
+
+#if defined(__thumb__)
+#define CONF_ARM_FUNC "    .thumb_func\n"
+#define CONF_ARM_PC_OFF "4" /* pc reads as the instruction's address + 4 */
+#else
+#define CONF_ARM_FUNC ""
+#define CONF_ARM_PC_OFF "8"
+#endif
+
+/* in = r3, out = the fifth argument, on the stack. 36 + 64 + 4 bytes pushed
+   keep sp % 8 == 0 at the call; out is then at [sp, #104]. conf_entry_sp
+   is reached pc-relatively (no text relocation in a PIE). Written in the
+   unified syntax, for Thumb-2 (Debian's default) and ARM (-marm). */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, %function\n"
+        "    .p2align 2\n"
+        CONF_ARM_FUNC
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    push {r4-r11, lr}\n"
+        "    .cfi_adjust_cfa_offset 36\n"
+        "    .cfi_rel_offset lr, 32\n"
+        "    vpush {d8-d15}\n"
+        "    .cfi_adjust_cfa_offset 64\n"
+        "    sub sp, sp, #4\n"
+        "    .cfi_adjust_cfa_offset 4\n"
+        "    ldm r3, {r4-r11}\n"
+        "    add r3, r3, #32\n"
+        "    vldm r3, {d8-d15}\n"
+        "    bl coio__switch\n"
+        "    ldr r3, [sp, #104]\n"
+        "    stm r3, {r4-r11}\n"
+        "    add r3, r3, #32\n"
+        "    vstm r3, {d8-d15}\n"
+        "    add sp, sp, #4\n"
+        "    vpop {d8-d15}\n"
+        "    pop {r4-r11, pc}\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, %function\n"
+        CONF_ARM_FUNC
+        "conf_sp_here:\n"
+        "    mov r0, sp\n"
+        "    bx lr\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, %function\n"
+        "    .p2align 2\n"
+        CONF_ARM_FUNC
+        "conf_entry_stub:\n"
+        "    mov r1, sp\n"
+        "    ldr r2, 1f\n"
+        "0:  add r2, r2, pc\n"
+        "    str r1, [r2]\n"
+        "    b conf_entry_c\n"
+        "    .p2align 2\n"
+        "1:  .word conf_entry_sp - (0b + " CONF_ARM_PC_OFF ")\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+#define CONF_ARM_FPSCR_CTRL 0x07F79F00u /* control bits; the rest is status */
+
+static uint64_t conf_fpctl_get(void)
+{
+    uint32_t v;
+    __asm__ volatile("vmrs %0, fpscr" : "=r"(v));
+    return v & CONF_ARM_FPSCR_CTRL;
+}
+
+static uint64_t conf_fpctl_value(int k) { return (uint64_t)k << 22; } /* RMode */
+
+static void conf_fpctl_set(int k)
+{
+    uint32_t v;
+    __asm__ volatile("vmrs %0, fpscr" : "=r"(v));
+    v = (v & ~CONF_ARM_FPSCR_CTRL) | (uint32_t)conf_fpctl_value(k);
+    __asm__ volatile("vmsr fpscr, %0" : : "r"(v));
+}
+#define CONF_VARIANT_UP 1   /* RMode 01: RP, toward +inf */
+#define CONF_VARIANT_DOWN 2 /* RMode 10: RM, toward -inf */
+
+#elif defined(__s390x__)
+
+#define CONF_NINT 8
+#define CONF_NFP 8
+#define CONF_REG_NAMES "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13", \
+                       "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15"
+#define CONF_ENTRY_SP_BIAS 0 /* r15 % 8 == 0 at all times */
+
+/* in = r5, out = r6 (the fifth argument; kept at 224(r15)). The probe saves
+   r6-r15 in its caller's save area, then allocates 160 bytes for its own
+   callee, 64 for the caller's f8-f15 and 8 for out. */
+__asm__(".pushsection .text\n"
+        "    .globl  conf_probe_switch\n"
+        "    .hidden conf_probe_switch\n"
+        "    .type   conf_probe_switch, @function\n"
+        "    .p2align 4\n"
+        "conf_probe_switch:\n"
+        "    .cfi_startproc\n"
+        "    stmg %r6, %r15, 48(%r15)\n"
+        "    .cfi_offset %r14, -48\n"
+        "    .cfi_offset %r15, -40\n"
+        "    aghi %r15, -232\n"
+        "    .cfi_adjust_cfa_offset 232\n"
+        "    std %f8, 160(%r15)\n  std %f9, 168(%r15)\n  std %f10, 176(%r15)\n"
+        "    std %f11, 184(%r15)\n std %f12, 192(%r15)\n std %f13, 200(%r15)\n"
+        "    std %f14, 208(%r15)\n std %f15, 216(%r15)\n"
+        "    stg %r6, 224(%r15)\n"
+        "    lmg %r6, %r13, 0(%r5)\n"
+        "    ld %f8, 64(%r5)\n  ld %f9, 72(%r5)\n  ld %f10, 80(%r5)\n ld %f11, 88(%r5)\n"
+        "    ld %f12, 96(%r5)\n ld %f13, 104(%r5)\n ld %f14, 112(%r5)\n ld %f15, 120(%r5)\n"
+        "    brasl %r14, coio__switch\n"
+        "    lg %r1, 224(%r15)\n"
+        "    stmg %r6, %r13, 0(%r1)\n"
+        "    std %f8, 64(%r1)\n  std %f9, 72(%r1)\n  std %f10, 80(%r1)\n std %f11, 88(%r1)\n"
+        "    std %f12, 96(%r1)\n std %f13, 104(%r1)\n std %f14, 112(%r1)\n std %f15, 120(%r1)\n"
+        "    ld %f8, 160(%r15)\n  ld %f9, 168(%r15)\n  ld %f10, 176(%r15)\n"
+        "    ld %f11, 184(%r15)\n ld %f12, 192(%r15)\n ld %f13, 200(%r15)\n"
+        "    ld %f14, 208(%r15)\n ld %f15, 216(%r15)\n"
+        "    lmg %r6, %r15, 232+48(%r15)\n"
+        "    br %r14\n"
+        "    .cfi_endproc\n"
+        "    .size conf_probe_switch, .-conf_probe_switch\n"
+        "\n"
+        "    .globl  conf_sp_here\n"
+        "    .hidden conf_sp_here\n"
+        "    .type   conf_sp_here, @function\n"
+        "conf_sp_here:\n"
+        "    lgr %r2, %r15\n"
+        "    br %r14\n"
+        "    .size conf_sp_here, .-conf_sp_here\n"
+        "\n"
+        "    .globl  conf_entry_stub\n"
+        "    .hidden conf_entry_stub\n"
+        "    .type   conf_entry_stub, @function\n"
+        "conf_entry_stub:\n"
+        "    larl %r1, conf_entry_sp\n"
+        "    stg %r15, 0(%r1)\n"
+        "    jg conf_entry_c\n"
+        "    .size conf_entry_stub, .-conf_entry_stub\n"
+        ".popsection\n");
+
+#define CONF_S390_FPC_CTRL 0xFF000077u /* masks and rounding modes; the rest is status */
+
+static uint64_t conf_fpctl_get(void)
+{
+    unsigned int v;
+    __asm__ volatile("efpc %0" : "=d"(v));
+    return v & CONF_S390_FPC_CTRL;
+}
+
+static uint64_t conf_fpctl_value(int k) { return (uint64_t)k; } /* BFP rounding mode */
+
+static void conf_fpctl_set(int k)
+{
+    unsigned int v;
+    __asm__ volatile("efpc %0" : "=d"(v));
+    v = (v & ~CONF_S390_FPC_CTRL) | (unsigned int)conf_fpctl_value(k);
+    __asm__ volatile("sfpc %0" : : "d"(v));
+}
+#define CONF_VARIANT_UP 2   /* 010: toward +inf */
+#define CONF_VARIANT_DOWN 3 /* 011: toward -inf */
+
 #else
 #error "arch_conformance.h: add this CPU's probes (see PORTING.md)"
 #endif
 
-#define CONF_NWORDS (CONF_NINT + CONF_NFP)
-_Static_assert(CONF_NWORDS <= CONF_MAXWORDS, "probe buffers");
+/* x86-64 and i386 share their FP control state: MXCSR and the x87 control word. */
+#if defined(__x86_64__) || defined(__i386__)
+static uint64_t conf_fpctl_get(void)
+{
+    uint32_t mxcsr;
+    uint16_t cw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    return (mxcsr & 0xffc0u) | (uint64_t)cw << 32; /* MXCSR bits 0-5 are status */
+}
 
+/* Variant k: rounding k in the unit that computes doubles (SSE on x86-64,
+   the x87 on i386 unless built with -mfpmath=sse), (k + 1) % 4 in the other,
+   so the two words are checked independently. Rounding only: valgrind
+   models no other bits. */
+static uint64_t conf_fpctl_value(int k)
+{
+    if (k == 0)
+        return 0x1F80u | (uint64_t)0x037Fu << 32;
+#if defined(__SSE2_MATH__)
+    int sse = k, x87 = (k + 1) % 4;
+#else
+    int sse = (k + 1) % 4, x87 = k;
+#endif
+    return (0x1F80u | (uint32_t)sse << 13) | (uint64_t)(0x037Fu | (uint32_t)x87 << 10) << 32;
+}
+
+static void conf_fpctl_set(int k)
+{
+    uint64_t v = conf_fpctl_value(k);
+    uint32_t mxcsr = (uint32_t)v;
+    uint16_t cw = (uint16_t)(v >> 32);
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+}
+#define CONF_VARIANT_UP 2   /* RC = 10: toward +inf */
+#define CONF_VARIANT_DOWN 1 /* RC = 01: toward -inf */
+
+#endif
+
+#ifdef CONF_REGS
+static const struct conf_reg conf_regs[] = {CONF_REGS};
+#define CONF_NREGS ((int)(sizeof conf_regs / sizeof conf_regs[0]))
+static struct conf_reg conf_reg_at(int i) { return conf_regs[i]; }
+#else
+/* The short form: CONF_NINT integer then CONF_NFP FP registers, 8 bytes each. */
+#define CONF_KINDS (CONF_K_INT | (CONF_NFP > 0 ? CONF_K_FP : 0))
+#define CONF_NREGS (CONF_NINT + CONF_NFP)
 static const char *const conf_reg_names[] = {CONF_REG_NAMES};
+_Static_assert(sizeof conf_reg_names / sizeof conf_reg_names[0] == CONF_NREGS, "CONF_REG_NAMES");
+static struct conf_reg conf_reg_at(int i)
+{
+    struct conf_reg r = {conf_reg_names[i], i < CONF_NINT ? CONF_K_INT : CONF_K_FP, 8u * (unsigned)i,
+                         8, 0};
+    return r;
+}
+#endif
 
 /* ======================================================================== */
 /* Raw contexts: a saved sp and, except for the thread's own, a stack.      */
@@ -458,7 +1044,7 @@ static _Noreturn void conf_switch_final(conf_ctx *from, conf_ctx *to, void *arg)
     abort(); /* resumed after all: the test is broken */
 }
 
-static void *conf_probe(conf_ctx *from, conf_ctx *to, void *arg, const uint64_t *in, uint64_t *out)
+static void *conf_probe(conf_ctx *from, conf_ctx *to, void *arg, const void *in, void *out)
 {
     conf_pre(from, to, 0);
     void *r = conf_probe_switch(&from->sp, to->sp, arg, in, out);
@@ -494,14 +1080,18 @@ static conf_ctx conf_main, conf_co, conf_co2;
 /* Callee-saved registers survive a switch.                                 */
 /* ======================================================================== */
 
-static uint64_t conf_in_m1[CONF_MAXWORDS], conf_in_m2[CONF_MAXWORDS], conf_in_c[CONF_MAXWORDS];
-static uint64_t conf_out_m1[CONF_MAXWORDS], conf_out_m2[CONF_MAXWORDS], conf_out_c[CONF_MAXWORDS];
+static _Alignas(16) unsigned char conf_in_m1[CONF_PROBE_BYTES], conf_in_m2[CONF_PROBE_BYTES],
+    conf_in_c[CONF_PROBE_BYTES];
+static _Alignas(16) unsigned char conf_out_m1[CONF_PROBE_BYTES], conf_out_m2[CONF_PROBE_BYTES],
+    conf_out_c[CONF_PROBE_BYTES];
 static void *conf_probe_entry_arg, *conf_probe_resume_arg;
 
-static void conf_fill(uint64_t *p, uint64_t side)
+static void conf_fill(unsigned char *p, uint64_t side)
 {
-    for (int i = 0; i < CONF_NWORDS; i++)
-        p[i] = (0x9E3779B97F4A7C15ull * (side * 64 + (uint64_t)i + 1)) | 1;
+    for (int i = 0; i < CONF_PROBE_BYTES / 8; i++) {
+        uint64_t v = (0x9E3779B97F4A7C15ull * (side * 128 + (uint64_t)i + 1)) | 1;
+        memcpy(p + 8 * i, &v, 8);
+    }
 }
 
 static void conf_probe_co(void *arg)
@@ -514,16 +1104,53 @@ static void conf_probe_co(void *arg)
     conf_switch_final(&conf_co, &conf_main, (void *)0xB2);
 }
 
-static void conf_compare(const uint64_t *want, const uint64_t *got, int from, int to,
-                         const char *who)
+/* A register's value as read from a probe buffer: its own width, native
+   byte order, masked. */
+static uint64_t conf_reg_value(const struct conf_reg *r, const unsigned char *p)
 {
-    for (int i = from; i < to; i++)
-        CONF_CHECK(want[i] == got[i], "%s: %s was %#llx before the switch, %#llx after", who,
-                   conf_reg_names[i], (unsigned long long)want[i], (unsigned long long)got[i]);
+    uint64_t v;
+    if (r->size == 4) {
+        uint32_t w;
+        memcpy(&w, p + r->off, 4);
+        v = w;
+    } else {
+        memcpy(&v, p + r->off, 8);
+    }
+    return r->mask ? v & r->mask : v;
 }
 
-/* Runs the register round trip and compares registers [from, to). */
-static void conf_callee_saved(int from, int to)
+static void conf_hex(char *buf, const unsigned char *p, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        sprintf(buf + 2 * i, "%02x", p[i]);
+}
+
+static void conf_compare(const unsigned char *want, const unsigned char *got, int kinds,
+                         const char *who)
+{
+    for (int i = 0; i < CONF_NREGS; i++) {
+        struct conf_reg r = conf_reg_at(i);
+        if (!(r.kind & kinds))
+            continue;
+        CONF_CHECK(r.off + r.size <= CONF_PROBE_BYTES && (r.size == 4 || r.size == 8 || r.size == 16),
+                   "probe table: %s at %u, %u bytes", r.name, r.off, r.size);
+        if (r.size <= 8) {
+            uint64_t w = conf_reg_value(&r, want), g = conf_reg_value(&r, got);
+            CONF_CHECK(w == g, "%s: %s was %#llx before the switch, %#llx after%s", who, r.name,
+                       (unsigned long long)w, (unsigned long long)g, r.mask ? " (masked)" : "");
+        } else {
+            char wb[2 * 16 + 1], gb[2 * 16 + 1];
+            conf_hex(wb, want + r.off, r.size);
+            conf_hex(gb, got + r.off, r.size);
+            CONF_CHECK(memcmp(want + r.off, got + r.off, r.size) == 0,
+                       "%s: %s was %s before the switch, %s after (bytes in memory order)", who,
+                       r.name, wb, gb);
+        }
+    }
+}
+
+/* Runs the register round trip and compares the registers of the kinds given. */
+static void conf_callee_saved(int kinds)
 {
     conf_ctx_new(&conf_co, 64 * 1024, 0, conf_probe_co);
     conf_fill(conf_in_m1, 1);
@@ -533,19 +1160,22 @@ static void conf_callee_saved(int from, int to)
     void *r = conf_probe(&conf_main, &conf_co, (void *)0xA1, conf_in_m1, conf_out_m1);
     CONF_CHECK(conf_probe_entry_arg == (void *)0xA1, "entry got %p", conf_probe_entry_arg);
     CONF_CHECK(r == (void *)0xB1, "switch returned %p", r);
-    conf_compare(conf_in_m1, conf_out_m1, from, to, "main");
+    conf_compare(conf_in_m1, conf_out_m1, kinds, "main");
     /* main (patterns m2) -> suspended coroutine -> main */
     r = conf_probe(&conf_main, &conf_co, (void *)0xA2, conf_in_m2, conf_out_m2);
     CONF_CHECK(conf_probe_resume_arg == (void *)0xA2, "resume got %p", conf_probe_resume_arg);
     CONF_CHECK(r == (void *)0xB2, "switch returned %p", r);
-    conf_compare(conf_in_m2, conf_out_m2, from, to, "main");
-    conf_compare(conf_in_c, conf_out_c, from, to, "coroutine");
+    conf_compare(conf_in_m2, conf_out_m2, kinds, "main");
+    conf_compare(conf_in_c, conf_out_c, kinds, "coroutine");
     conf_ctx_free(&conf_co);
 }
 
-static void conf_callee_saved_int(void) { conf_callee_saved(0, CONF_NINT); }
-#if CONF_NFP > 0
-static void conf_callee_saved_fp(void) { conf_callee_saved(CONF_NINT, CONF_NWORDS); }
+static void conf_callee_saved_int(void) { conf_callee_saved(CONF_K_INT); }
+#if CONF_KINDS & CONF_K_FP
+static void conf_callee_saved_fp(void) { conf_callee_saved(CONF_K_FP); }
+#endif
+#if CONF_KINDS & CONF_K_VEC
+static void conf_callee_saved_vec(void) { conf_callee_saved(CONF_K_VEC); }
 #endif
 
 /* ======================================================================== */
@@ -677,7 +1307,7 @@ static void conf_fp_status_flags_not_restored(void)
 static uintptr_t conf_c_sp;
 static void *conf_entry_arg;
 
-void conf_entry_c(void *arg)
+__attribute__((used)) void conf_entry_c(void *arg)
 {
     conf_entered();
     conf_entry_arg = arg;
@@ -705,10 +1335,10 @@ static void conf_entry_alignment(void)
         CONF_CHECK(conf_entry_sp != 0 && conf_entry_sp <= top && conf_entry_sp > top - 4096,
                    "entry sp %#lx not just below top %#lx", (unsigned long)conf_entry_sp,
                    (unsigned long)top);
-        CONF_CHECK((conf_entry_sp + CONF_ENTRY_SP_BIAS) % 16 == 0,
+        CONF_CHECK((conf_entry_sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0,
                    "top offset %zu: sp at entry %#lx breaks the ABI's alignment", offs[i],
                    (unsigned long)conf_entry_sp);
-        CONF_CHECK((conf_c_sp + CONF_ENTRY_SP_BIAS) % 16 == 0, "sp in a call from entry %#lx",
+        CONF_CHECK((conf_c_sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0, "sp in a call from entry %#lx",
                    (unsigned long)conf_c_sp);
         conf_ctx_free(&conf_co);
     }
@@ -731,7 +1361,8 @@ static void conf_arg_passing(void)
 {
     int local;
     void *vals[] = {NULL, (void *)1, (void *)UINTPTR_MAX, &local, (void *)conf_echo_co,
-                    (void *)(uintptr_t)0x8000000000000000ull, (void *)0x5555aaaa5555aaaaull};
+                    (void *)((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1)), /* the high bit */
+                    (void *)(UINTPTR_MAX / 3)};                            /* 0x5555... */
     conf_ctx_new(&conf_co, 16 * 1024, 0, conf_echo_co);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         void *r = conf_switch(&conf_main, &conf_co, vals[i]);
@@ -876,7 +1507,13 @@ static void conf_switch_in_deep_chain(void)
 /* Many live coroutines: a ring of 10,000 switching directly to each other. */
 /* ======================================================================== */
 
+#ifdef COIO_TSAN
+/* ThreadSanitizer takes these raw switches (which it is not told of) for one
+   thread's ever deeper calls: a smaller ring keeps the test in its time. */
+#define CONF_RING 1000
+#else
 #define CONF_RING 10000
+#endif
 #define CONF_RING_ROUNDS 3
 static conf_ctx *conf_ring;
 static int *conf_ring_hits;
@@ -987,11 +1624,11 @@ static uint64_t conf_yield_bottom(void) { return coio_yield() == 0 ? 0 : 1000000
 static void *conf_deep_task(void *arg)
 {
     uintptr_t sp = conf_sp_here();
-    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % 16 == 0, "task: sp %#lx misaligned", (unsigned long)sp);
+    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0, "task: sp %#lx misaligned", (unsigned long)sp);
     conf_min_sp = 0;
     uint64_t s = conf_deep((int)(intptr_t)arg, conf_yield_bottom);
     sp = conf_sp_here();
-    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % 16 == 0, "task after yield: sp %#lx", (unsigned long)sp);
+    CONF_CHECK((sp + CONF_ENTRY_SP_BIAS) % COIO_STACK_ALIGN == 0, "task after yield: sp %#lx", (unsigned long)sp);
     return (void *)(uintptr_t)s;
 }
 
@@ -1060,6 +1697,68 @@ static void conf_api_many_tasks(void)
     CONF_CHECK(conf_step_bad == 0, "%ld steps out of round-robin order", conf_step_bad);
 }
 
+/* ======================================================================== */
+/* aarch64 built with pac-ret: a forged resume address faults.              */
+/* ======================================================================== */
+
+#if defined(__aarch64__) && defined(__ARM_FEATURE_PAC_DEFAULT) && (__ARM_FEATURE_PAC_DEFAULT & 3)
+#include <signal.h>
+#include <sys/auxv.h>
+#define CONF_PAC 1
+#ifndef HWCAP_PACA
+#define HWCAP_PACA (1UL << 30)
+#endif
+
+static void conf_pac_fault(int sig)
+{
+    (void)sig;
+    abort(); /* the expected end: authentication poisoned the address */
+}
+
+static void conf_pac_landed(void)
+{
+    CONF_CHECK(0, "the switch jumped to a forged, unsigned resume address");
+}
+
+static void conf_pac_co(void *arg)
+{
+    conf_entered();
+    (void)arg;
+    for (;;)
+        conf_switch(&conf_co, &conf_main, NULL);
+}
+
+/* The suspended frame's saved x30 (word 13) is signed; overwritten with a
+   plain code address, the switch into that context must fault, not jump. A
+   core without pointer authentication executes the signing instructions as
+   no-ops: then the frame holds the plain address, which is checked instead,
+   and the test ends as the fault would. */
+static void conf_pac_forged_resume_faults(void)
+{
+    conf_ctx_new(&conf_co, 16 * 1024, 0, conf_pac_co);
+    uint64_t fresh = ((uint64_t *)conf_co.sp)[13];
+    int have_pac = (getauxval(AT_HWCAP) & HWCAP_PACA) != 0;
+    if (!have_pac) {
+        CONF_CHECK(fresh == (uint64_t)(uintptr_t)coio__trampoline, "unsigned frame %#llx",
+                   (unsigned long long)fresh);
+        abort();
+    }
+    CONF_CHECK(fresh != (uint64_t)(uintptr_t)coio__trampoline,
+               "the fresh frame's resume address is not signed");
+    conf_switch(&conf_main, &conf_co, NULL); /* now suspended in conf_switch */
+    uint64_t *f = conf_co.sp;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = conf_pac_fault;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    f[13] = (uint64_t)(uintptr_t)conf_pac_landed; /* the forgery */
+    conf_switch(&conf_main, &conf_co, NULL);
+    CONF_CHECK(0, "the forged context returned");
+}
+#endif
+
 /* The list both harnesses run. expect_abort: the test passes by SIGABRT. */
 struct conf_test {
     const char *name;
@@ -1069,8 +1768,11 @@ struct conf_test {
 
 static const struct conf_test conf_tests[] = {
     {"callee_saved_int_regs_survive", conf_callee_saved_int, 0},
-#if CONF_NFP > 0
+#if CONF_KINDS & CONF_K_FP
     {"callee_saved_fp_regs_survive", conf_callee_saved_fp, 0},
+#endif
+#if CONF_KINDS & CONF_K_VEC
+    {"callee_saved_vector_regs_survive", conf_callee_saved_vec, 0},
 #endif
     {"fp_control_per_context", conf_fp_control_per_context, 0},
     {"fp_status_flags_not_restored", conf_fp_status_flags_not_restored, 0},
@@ -1083,6 +1785,9 @@ static const struct conf_test conf_tests[] = {
     {"api_doubles_live_across_yield", conf_api_doubles_across_yield, 0},
     {"api_deep_recursion_default_stack", conf_api_deep_recursion, 0},
     {"api_10000_tasks_round_robin", conf_api_many_tasks, 0},
+#ifdef CONF_PAC
+    {"pac_forged_resume_address_faults", conf_pac_forged_resume_faults, 1},
+#endif
 };
 
 #endif

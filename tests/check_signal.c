@@ -96,10 +96,12 @@ static void *main_kill_from_thread(void *arg)
     ck_assert_int_eq(coio_add_signal_handler(SIGUSR2, on_sig, &c), 0);
     struct killer k = {SIGUSR2, 50};
     pthread_t th;
+    /* t0 before the thread exists: its 50 ms cannot start earlier (a t0 taken
+       after pthread_create measured less when this thread was descheduled). */
+    double t0 = now();
     ck_assert_int_eq(pthread_create(&th, NULL, kill_later, &k), 0);
     /* No timer, no fd: the loop sleeps in its poll until the signal (a lost
        wake-up hangs here, and libcheck's timeout fails the test). */
-    double t0 = now();
     ck_assert_int_eq(coio_event_wait(&c.done), 0);
     ck_assert_time(now() - t0, 0.045, 2.0);
     ck_assert_int_eq(c.calls, 1);

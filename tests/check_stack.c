@@ -37,20 +37,59 @@ static int slow_runner(void)
     if (RUNNING_ON_VALGRIND)
         return 1;
 #endif
-#ifdef COIO_ASAN
+#if defined(COIO_ASAN) || defined(COIO_TSAN)
     return 1;
 #else
     return 0;
 #endif
 }
 
+#ifdef COIO_TSAN
+/* ThreadSanitizer maps state of its own, more of it as tasks (its fibers)
+   come and go, and remaps the shadow of what the program unmaps. It is told
+   to name its mappings in /proc/self/maps; what is counted is the anonymous
+   mappings outside the span of its shadow and metadata, as coio's stacks are. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "decorate_proc_maps=1"; }
+static unsigned long shadow_lo = ~0ul, shadow_hi;
+
+static void find_shadow(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    unsigned long lo, hi;
+    while (fgets(line, sizeof line, f))
+        if ((strstr(line, "[shadow]") || strstr(line, "[meta")) &&
+            sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+            shadow_lo = lo < shadow_lo ? lo : shadow_lo;
+            shadow_hi = hi > shadow_hi ? hi : shadow_hi;
+        }
+    fclose(f);
+    ck_assert_msg(shadow_lo < shadow_hi, "no TSan shadow named in /proc/self/maps");
+}
+
+static int ours(const char *line)
+{
+    unsigned long lo, hi;
+    if (!shadow_hi)
+        find_shadow();
+    if (strchr(line, '/') || strchr(line, '[') || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+        return 0;
+    return hi <= shadow_lo || lo >= shadow_hi;
+}
+#else
+static int ours(const char *line) { return line != NULL; }
+#endif
+
 static int count_maps(void)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     ck_assert_ptr_nonnull(f);
-    int n = 0, c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
+    int n = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        n += ours(line);
     fclose(f);
     return n;
 }
@@ -414,6 +453,47 @@ START_TEST(test_stack_size_per_task_honoured_and_minimum_enforced)
 }
 END_TEST
 
+static void *tiny_task(void *arg) { return arg; }
+
+/* A stack_size that cannot be a mapping is refused, never a crash: within two
+   pages of SIZE_MAX the page rounding plus the guard page would wrap (EINVAL);
+   sizes that fit size_t but not the address space are ENOMEM (or EINVAL under
+   ASan, whose 4x multiplier wraps). The loop spawns normally afterwards. */
+static void *huge_sizes_main(void *arg)
+{
+    size_t page = coio__page_size();
+    const size_t wrap[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - page + 1, SIZE_MAX - page,
+                           SIZE_MAX - 2 * page + 1};
+    for (size_t i = 0; i < sizeof wrap / sizeof wrap[0]; i++) {
+        coio_task_opts o = {.stack_size = wrap[i]};
+        errno = 0;
+        ck_assert_ptr_null(coio_spawn_opts(&o, tiny_task, NULL));
+        ck_assert_msg(errno == EINVAL, "stack_size SIZE_MAX-%zu: errno %d", SIZE_MAX - wrap[i], errno);
+    }
+    const size_t unmappable[] = {SIZE_MAX - 2 * page, SIZE_MAX - 4096 * 3, SIZE_MAX / 2,
+                                 SIZE_MAX / 4 + 1, (size_t)1 << 60};
+    for (size_t i = 0; i < sizeof unmappable / sizeof unmappable[0]; i++) {
+        coio_task_opts o = {.stack_size = unmappable[i]};
+        errno = 0;
+        ck_assert_ptr_null(coio_spawn_opts(&o, tiny_task, NULL));
+        ck_assert_msg(errno == ENOMEM || errno == EINVAL, "stack_size %zu: errno %d", unmappable[i],
+                      errno);
+    }
+    coio_task *t = coio_spawn(tiny_task, (void *)7);
+    ck_assert_ptr_nonnull(t);
+    void *r = NULL;
+    ck_assert_int_eq(coio_await(t, &r), 0);
+    ck_assert_ptr_eq(r, (void *)7);
+    coio_task_release(t);
+    return arg;
+}
+
+START_TEST(test_stack_size_unmappable_is_einval_or_enomem_not_a_crash)
+{
+    ck_assert_int_eq(run_main(huge_sizes_main, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- reuse through the pool -------------------------------------------------- */
 
 #define POOL_ROUNDS 20
@@ -428,6 +508,7 @@ static void *yield_once(void *arg)
 static int maps_pool_full;
 static size_t bytes_pool_full, pool_stride;
 static size_t mapped_bytes(void);
+
 
 static void *pool_main(void *arg)
 {
@@ -497,7 +578,7 @@ static size_t mapped_bytes(void)
     unsigned long lo, hi;
     char line[512];
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+        if (ours(line) && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
             total += hi - lo;
     fclose(f);
     return total;
@@ -657,11 +738,11 @@ static void *many_main(void *arg)
         ck_assert_ptr_eq(r, (void *)(intptr_t)i);
         coio_task_release(t[i]);
     }
-    /* Every sleeper slept its 0.2 s; the upper bound only catches a stall (a
-       loaded 2-core machine has taken 33 s to set up and tear down 100k
-       stacks; the case's timeout is 60 s). */
+    /* Every sleeper slept its 0.2 s. No upper bound: how long 100,000 spawns
+       take is machine speed (bench/), and a loaded CI runner took 25 s; a hang
+       is caught by the test case's timeout. */
     double dt = now() - t0;
-    ck_assert_time(dt, 0.2, 50.0);
+    ck_assert_msg(dt >= 0.2, "%.3f s", dt);
     free(t);
     return arg;
 }
@@ -687,6 +768,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_stack_overflow_unguarded_reported_and_aborts);
     tcase_add_test(tc, test_stack_canary_hit_reported_at_suspension);
     tcase_add_test(tc, test_stack_size_per_task_honoured_and_minimum_enforced);
+    tcase_add_test(tc, test_stack_size_unmappable_is_einval_or_enomem_not_a_crash);
     tcase_add_test(tc, test_stack_pool_reuses_stacks_mappings_bounded);
     tcase_add_test(tc, test_stack_100k_sleeping_tasks_within_max_map_count);
     tcase_add_test(tc, test_stack_slabs_unmapped_after_burst);

@@ -405,6 +405,116 @@ static void st5(void)
 START_TEST(test_ST5_at_eof_and_set_error) { RUN(st5); }
 END_TEST
 
+/* ---- a stored error that looks like a read verdict ------------------------------------ */
+
+/* set_error(ENODATA) or set_error(EMSGSIZE) is the reader's stored error, not
+   readuntil's "EOF came first" or "over the limit": readline returns it as is,
+   nothing is copied out or dropped, and every info is all zero. */
+static void stored_verdict_errno(int err)
+{
+    const char *held = "23 bytes, no newline...";
+    ck_assert_uint_eq(strlen(held), 23);
+    coio_reader *r = coio_reader_new(16); /* held is over the limit too */
+    feed(r, held);
+    ck_assert_int_eq(coio_reader_set_error(r, err), 0);
+    char buf[64];
+    memset(buf, 'x', sizeof buf);
+    ck_assert_err(coio_reader_readline(r, buf, sizeof buf), err);
+    ck_assert_uint_eq(coio_reader_buffered(r), 23);
+    ck_assert_err(coio_reader_readline(r, buf, sizeof buf), err); /* sticky, still nothing dropped */
+    ck_assert_uint_eq(coio_reader_buffered(r), 23);
+    ck_assert_int_eq(buf[0], 'x');
+
+    coio_read_info info;
+    memset(&info, 0xa5, sizeof info);
+    ck_assert_err(coio_reader_readuntil(r, buf, sizeof buf, "\n", 1, &info), err);
+    ck_assert_uint_eq(info.partial_len, 0);
+    ck_assert_uint_eq(info.expected, 0);
+    ck_assert_uint_eq(info.consumed, 0);
+    ck_assert_uint_eq(info.needed, 0);
+    memset(&info, 0xa5, sizeof info);
+    ck_assert_err(coio_reader_readexactly(r, buf, 30, &info), err);
+    ck_assert_uint_eq(info.partial_len, 0);
+    ck_assert_uint_eq(info.expected, 0);
+    ck_assert_uint_eq(info.consumed, 0);
+    ck_assert_uint_eq(info.needed, 0);
+    ck_assert_uint_eq(coio_reader_buffered(r), 23);
+    ck_assert_int_eq(buf[0], 'x');
+    coio_reader_release(r);
+}
+
+static void *readline_task(void *arg)
+{
+    char buf[64];
+    ssize_t n = coio_reader_readline(arg, buf, sizeof buf);
+    return (void *)(intptr_t)(n < 0 ? -errno : n);
+}
+
+/* The same error set while readline waits for more bytes. */
+static void stored_verdict_while_waiting(int err)
+{
+    coio_reader *r = coio_reader_new(COIO_STREAM_LIMIT);
+    feed(r, "partial line");
+    coio_task *t = coio_spawn(readline_task, r);
+    ck_assert_int_eq(coio_yield(), 0); /* t runs, finds no newline, parks */
+    ck_assert(!coio_task_done(t));
+    ck_assert_int_eq(coio_reader_set_error(r, err), 0);
+    void *res;
+    ck_assert_int_eq(coio_await(t, &res), 0);
+    ck_assert_int_eq((intptr_t)res, -err);
+    ck_assert_uint_eq(coio_reader_buffered(r), 12);
+    coio_task_release(t);
+    coio_reader_release(r);
+}
+
+static void stored_enodata(void) { stored_verdict_errno(ENODATA); stored_verdict_while_waiting(ENODATA); }
+static void stored_emsgsize(void) { stored_verdict_errno(EMSGSIZE); stored_verdict_while_waiting(EMSGSIZE); }
+
+START_TEST(test_readline_after_set_error_enodata_returns_it_and_keeps_bytes) { RUN(stored_enodata); }
+END_TEST
+
+START_TEST(test_readline_after_set_error_emsgsize_returns_it_and_keeps_bytes) { RUN(stored_emsgsize); }
+END_TEST
+
+/* A byte count whose buffer growth would wrap size_t is ENOMEM at once (the
+   doubling used to wrap to 0 and spin); nothing is read from data, nothing is
+   buffered, and the reader/writer work afterwards. */
+static void huge_counts(void)
+{
+    char small[8] = "abc\n";
+    coio_reader *r = coio_reader_new(COIO_STREAM_LIMIT);
+    feed(r, "x");
+    ck_assert_err(coio_reader_feed_data(r, small, SIZE_MAX - 16), ENOMEM);
+    ck_assert_err(coio_reader_feed_data(r, small, SIZE_MAX / 2), ENOMEM);
+    ck_assert_uint_eq(coio_reader_buffered(r), 1);
+    feed(r, "yz\n");
+    char buf[16];
+    ck_assert_int_eq(coio_reader_readline(r, buf, sizeof buf), 4);
+    ck_assert(memcmp(buf, "xyz\n", 4) == 0);
+    coio_reader_release(r);
+
+    coio_reader *sr;
+    coio_writer *w;
+    int peer;
+    stream_pair(&sr, &w, &peer);
+    /* Fill the socket so that what follows is queued, not sent. */
+    static char block[1 << 16];
+    size_t queued_before;
+    do {
+        ck_assert_int_eq(coio_writer_write(w, block, sizeof block), 0);
+        queued_before = coio_writer_buffer_size(w);
+    } while (queued_before == 0);
+    ck_assert_err(coio_writer_write(w, small, SIZE_MAX - 16), ENOMEM);
+    ck_assert_err(coio_writer_write(w, small, SIZE_MAX / 2), ENOMEM);
+    ck_assert_uint_eq(coio_writer_buffer_size(w), queued_before);
+    coio_reader_release(sr);
+    coio_writer_release(w);
+    close(peer);
+}
+
+START_TEST(test_feed_and_write_with_wrapping_sizes_enomem) { RUN(huge_counts); }
+END_TEST
+
 /* ---- ST6: one reader at a time; a cancelled read leaves it usable ------------------------ */
 
 static void st6(void)
@@ -489,6 +599,7 @@ static void st7(void)
     }
     /* The writer is blocked on a full kernel buffer; we hold one read's worth. */
     ck_assert(!coio_task_done(t));
+    ck_assert_uint_eq(got, 200 * 100);
     ck_assert_uint_le(maxheld, 64 * 1024);
     g_stop = 1;
     coio_cancel(t);
@@ -1179,6 +1290,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_ST3_readuntil_multiple_separators);
     tcase_add_test(tc, test_ST4_readexactly_partial_and_limit);
     tcase_add_test(tc, test_ST5_at_eof_and_set_error);
+    tcase_add_test(tc, test_readline_after_set_error_enodata_returns_it_and_keeps_bytes);
+    tcase_add_test(tc, test_readline_after_set_error_emsgsize_returns_it_and_keeps_bytes);
+    tcase_add_test(tc, test_feed_and_write_with_wrapping_sizes_enomem);
     tcase_add_test(tc, test_ST6_concurrent_reader_ebusy_and_cancel);
     tcase_add_test(tc, test_ST7_reader_pulls_only_what_it_needs);
     tcase_add_test(tc, test_bad_input_outside_tasks_and_null);

@@ -245,7 +245,11 @@ static void *tg5_main(void *arg)
     coio_taskgroup_enter(&tg);
     coio_task *ta = coio_task_retain(coio_taskgroup_spawn(&tg, NULL, child, (void *)&a));
     coio_task *tb = coio_task_retain(coio_taskgroup_spawn(&tg, NULL, child, (void *)&b));
-    ck_assert_int_eq(coio_sleep(0.01), 0);
+    /* Cancel b as soon as both children have started: b's cancel then runs on
+       the next iteration, before a's timer can be due however late this
+       process is scheduled. (A sleep(0.01) here let a stalled process see a's
+       deadline pass in the same iteration as this task's, and a ran first.) */
+    ck_assert_int_eq(coio_sleep(0), 0);
     ck_assert_int_eq(coio_cancel(tb), 1);
     ck_assert_int_eq(coio_sleep(0.01), 0); /* the group carries on */
     ck_assert(coio_task_cancelled(tb)); /* the group dropped it: our reference keeps it */

@@ -11,18 +11,55 @@
 #include <stdint.h>
 #include <unistd.h>
 
-/* Threads of this process, from /proc/self/task. */
-static int count_threads(void)
+/* Thread ids of this process, from /proc/self/task, into v (at most max);
+   returns how many. */
+static int list_threads(long *v, int max)
 {
     DIR *d = opendir("/proc/self/task");
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
+        if (e->d_name[0] != '.') {
+            ck_assert_int_lt(n, max);
+            v[n++] = strtol(e->d_name, NULL, 10);
+        }
     closedir(d);
     return n;
+}
+
+enum { MAX_TIDS = 256 };
+static long base_tids[MAX_TIDS];
+static int nbase = -1;
+
+static void *no_op(void *arg) { return arg; }
+
+/* Remember the threads that exist now, after creating and joining one:
+   a sanitizer may start a helper thread of its own with the first
+   pthread_create (ThreadSanitizer does), and libcheck or libc may have
+   theirs. count_threads() counts only threads started after this. */
+static void threads_baseline(void)
+{
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, no_op, NULL), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    nbase = list_threads(base_tids, MAX_TIDS);
+}
+
+/* Threads that did not exist at threads_baseline() (a joined thread that
+   lingers in /proc a moment is in the baseline, and is not counted). */
+static int count_threads(void)
+{
+    ck_assert_int_ge(nbase, 0);
+    long v[MAX_TIDS];
+    int n = list_threads(v, MAX_TIDS), fresh = 0;
+    for (int i = 0; i < n; i++) {
+        int old = 0;
+        for (int j = 0; j < nbase && !old; j++)
+            old = v[i] == base_tids[j];
+        fresh += !old;
+    }
+    return fresh;
 }
 
 static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
@@ -81,11 +118,16 @@ static void *main_wakes_blocked(void *arg)
 {
     struct wake_ctx c = {coio_loop_current(), coio_future_new(), 0, 0, -1};
     loop_thread = pthread_self();
+    /* Before the thread starts: on a loaded machine it may sleep its 50 ms
+       before this thread runs again. */
+    double t0 = now();
     pthread_t th;
+    /* t0 before the thread exists: its 50 ms cannot start earlier (a t0 taken
+       after pthread_create measured less when this thread was descheduled). */
+    double t0 = now();
     ck_assert_int_eq(pthread_create(&th, NULL, poster_50ms, &c), 0);
     /* Nothing else is scheduled: the loop blocks in its poll with no timeout
        until the other thread's call wakes it. */
-    double t0 = now();
     void *r = NULL;
     ck_assert_int_eq(coio_await(c.fut, &r), 0);
     ck_assert_time(now() - t0, 0.045, 2.0);
@@ -559,13 +601,13 @@ START_TEST(test_X2_many_concurrent_to_thread_calls)
 {
     atomic_store(&active, 0);
     atomic_store(&max_active, 0);
-    int n0 = count_threads();
+    threads_baseline();
     ck_assert_int_eq(run_main(main_many, NULL, NULL), 0);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     long size = cpus + 4 < 32 ? cpus + 4 : 32;
     ck_assert_int_ge(atomic_load(&max_active), 2);
     ck_assert_int_le(atomic_load(&max_active), size);
-    ck_assert_int_eq(threads_settle(n0), n0); /* the default pool was joined */
+    ck_assert_int_eq(threads_settle(0), 0); /* the default pool was joined */
 }
 END_TEST
 
@@ -576,19 +618,18 @@ static void *count_in_fn(void *arg)
 
 static void *main_lazy(void *arg)
 {
-    int n0 = *(int *)arg;
-    ck_assert_int_eq(count_threads(), n0); /* a loop starts no thread */
+    ck_assert_int_eq(count_threads(), 0); /* a loop starts no thread */
     void *r = NULL;
     ck_assert_int_eq(coio_to_thread(count_in_fn, NULL, &r), 0);
-    ck_assert_int_eq((int)(intptr_t)r, n0 + 1); /* one call, one thread */
+    ck_assert_int_eq((int)(intptr_t)r, 1); /* one call, one thread */
     return NULL;
 }
 
 START_TEST(test_X2_default_pool_starts_on_first_use_and_is_joined_by_coio_run)
 {
-    int n0 = count_threads();
-    ck_assert_int_eq(run_main(main_lazy, &n0, NULL), 0);
-    ck_assert_int_eq(threads_settle(n0), n0);
+    threads_baseline();
+    ck_assert_int_eq(run_main(main_lazy, NULL, NULL), 0);
+    ck_assert_int_eq(threads_settle(0), 0);
 }
 END_TEST
 
@@ -626,16 +667,16 @@ static void *main_user_pool(void *arg)
 
 START_TEST(test_X2_user_pool_results_and_free_joins)
 {
-    int n0 = count_threads();
+    threads_baseline();
     coio_executor *ex = coio_executor_new(3);
     ck_assert_ptr_nonnull(ex);
-    ck_assert_int_eq(count_threads(), n0);
+    ck_assert_int_eq(count_threads(), 0);
     ck_assert_int_eq(run_main(main_user_pool, ex, NULL), 0);
     int n1 = count_threads();
-    ck_assert_int_ge(n1, n0 + 1);
-    ck_assert_int_le(n1, n0 + 3);         /* the pool never exceeds its size */
+    ck_assert_int_ge(n1, 1);
+    ck_assert_int_le(n1, 3);              /* the pool never exceeds its size */
     ck_assert_int_eq(coio_executor_free(ex), 0);
-    ck_assert_int_eq(threads_settle(n0), n0);
+    ck_assert_int_eq(threads_settle(0), 0);
 }
 END_TEST
 
@@ -710,6 +751,147 @@ START_TEST(test_X1_pool_thread_posts_back_to_the_loop)
 }
 END_TEST
 
+/* ---- ThreadSanitizer sees tasks (built with SANITIZE=thread only) ----------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
+
+#ifdef TSAN_BUILD
+#include <sys/wait.h>
+
+/* TSan exits with this status from a process in which it reported. */
+enum { TSAN_REPORTED = 66 };
+
+/* Run fn in a child process; its exit status. The child's stderr (TSan's
+   report) goes to /dev/null unless COIO_TSAN_SHOW is set. */
+static int child_status(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!getenv("COIO_TSAN_SHOW"))
+            freopen("/dev/null", "w", stderr);
+        fn();
+        exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static long tsan_shared;         /* plain memory the tasks write */
+static atomic_int tsan_arrived;  /* relaxed only: no happens-before for TSan */
+
+static void *tsan_writer(void *arg)
+{
+    for (int i = 0; i < 20; i++) {
+        tsan_shared++;
+        if (coio_yield() < 0)
+            return NULL;
+    }
+    return arg;
+}
+
+static void *tsan_loop_main(void *arg)
+{
+    coio_task *t[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_ptr_nonnull(t[i] = coio_spawn(tsan_writer, NULL));
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(coio_await(t[i], NULL), 0);
+        coio_task_release(t[i]);
+    }
+    return arg;
+}
+
+/* Two tasks of one loop write the same memory, switching between writes:
+   the switches order them, so no report. */
+static void one_loop_two_tasks(void)
+{
+    ck_assert_int_eq(run_main(tsan_loop_main, NULL, NULL), 0);
+    ck_assert_int_eq(run_main(tsan_loop_main, NULL, NULL), 0);
+    ck_assert_int_eq(tsan_shared, 80);
+}
+
+START_TEST(test_tsan_tasks_of_one_loop_do_not_race)
+{
+    ck_assert_int_eq(child_status(one_loop_two_tasks), 0);
+}
+END_TEST
+
+/* A task on each of two threads' loops writes the same memory; the threads
+   meet through relaxed atomics only, so nothing orders the writes. */
+static void *tsan_racer(void *arg)
+{
+    tsan_shared++;
+    atomic_fetch_add_explicit(&tsan_arrived, 1, memory_order_relaxed);
+    while (atomic_load_explicit(&tsan_arrived, memory_order_relaxed) < 2)
+        coio_sleep(0.001);
+    tsan_shared++;
+    return arg;
+}
+
+static void *tsan_racer_thread(void *arg)
+{
+    coio_run(tsan_racer, NULL, NULL);
+    return arg;
+}
+
+static void two_loops_two_threads(void)
+{
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, tsan_racer_thread, NULL), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+}
+
+START_TEST(test_tsan_tasks_of_loops_on_two_threads_race)
+{
+    ck_assert_int_eq(child_status(two_loops_two_threads), TSAN_REPORTED);
+}
+END_TEST
+
+/* A task hands memory to a thread-pool function and reads it back: the pool's
+   queue and the loop's wake-up order the accesses, so no report. */
+static void *tsan_pool_fn(void *arg)
+{
+    long *p = arg;
+    *p = *p * 2 + 1;
+    return arg;
+}
+
+static void *tsan_pool_main(void *arg)
+{
+    static long v;
+    for (int i = 0; i < 10; i++) {
+        v = i;
+        void *r = NULL;
+        ck_assert_int_eq(coio_to_thread(tsan_pool_fn, &v, &r), 0);
+        ck_assert_int_eq(v, i * 2 + 1);
+    }
+    return arg;
+}
+
+static void task_and_pool(void)
+{
+    ck_assert_int_eq(run_main(tsan_pool_main, NULL, NULL), 0);
+}
+
+START_TEST(test_tsan_task_and_pool_function_do_not_race)
+{
+    ck_assert_int_eq(child_status(task_and_pool), 0);
+}
+END_TEST
+#endif /* TSAN_BUILD */
+
 static Suite *thread_suite(void)
 {
     Suite *s = suite_create("thread");
@@ -736,6 +918,14 @@ static Suite *thread_suite(void)
     tcase_add_test(tc, test_X2_user_pool_results_and_free_joins);
     tcase_add_test(tc, test_X2_executor_errors);
     suite_add_tcase(s, tc);
+#ifdef TSAN_BUILD
+    tc = tcase_create("tsan");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_tsan_tasks_of_one_loop_do_not_race);
+    tcase_add_test(tc, test_tsan_tasks_of_loops_on_two_threads_race);
+    tcase_add_test(tc, test_tsan_task_and_pool_function_do_not_race);
+    suite_add_tcase(s, tc);
+#endif
     return s;
 }
 

@@ -79,9 +79,8 @@ static void *cancel_after(void *arg)
     return NULL;
 }
 
-static void *cancel_later(void *arg)
+static void *cancel_now(void *arg)
 {
-    coio_sleep(0.05);
     evlog_add(&ev, "cancel");
     ck_assert_int_eq(coio_cancel(arg), 1);
     return NULL;
@@ -305,13 +304,17 @@ static void *w5_main(void *arg)
     child_init(&b, "b", 0.1, 0, EIO);
     child_init(&c, "c", 0.4, 3, 0);
     child_init(&d, "d", 0.05, 4, 0);
+    double t_spawn = now();
     coio_task *t[4] = {spawn_child(&a), spawn_child(&b), spawn_child(&c), spawn_child(&d)};
-    coio_task *k = coio_spawn(cancel_after, t[0]); /* a is cancelled at 0.02: no count */
+    /* a is cancelled in the batch in which the children start, so its cancel is
+       queued before d's timer can be due however late the loop runs (a
+       cancel_after sleeping 0.02 lost to d's 0.05 on a stalled process). */
+    coio_task *k = coio_spawn(cancel_now, t[0]); /* a cancelled: no count */
     coio_task *done[4], *pending[4];
     size_t nd, np;
     double t0 = now();
     ck_assert_int_eq(coio_wait(t, 4, -1, COIO_FIRST_EXCEPTION, done, &nd, pending, &np), 0);
-    ck_assert_time(now() - t0, 0.1, 0.3);
+    ck_assert_time(now() - t0, 0.1, 1.0); /* pending[] shows c was not awaited */
     ck_assert_uint_eq(nd, 3);
     ck_assert_ptr_eq(done[0], t[0]);
     ck_assert_ptr_eq(done[1], t[1]);
@@ -327,9 +330,10 @@ static void *w5_main(void *arg)
     ck_assert_log(&ev, "cancel a:cancelled d:done b:done");
     /* No errors at all: the same as ALL_COMPLETED. */
     coio_task *ok[2] = {t[2], t[3]};
-    t0 = now();
     ck_assert_int_eq(coio_wait(ok, 2, -1, COIO_FIRST_EXCEPTION, done, &nd, NULL, &np), 0);
-    ck_assert_time(now() - t0, 0.25, 0.8);
+    /* until c's 0.4 s have passed since the spawn (not "0.25 s from now",
+       which assumed the first wait returned on time) */
+    ck_assert_time(now() - t_spawn, 0.4, 1.0);
     ck_assert_uint_eq(nd, 2);
     ck_assert_uint_eq(np, 0);
     coio_task_error(t[1]);
@@ -394,7 +398,10 @@ static void *w7_main(void *arg)
     coio_task *t[2] = {spawn_child(&a), coio_future_new()};
     waiter w = {t, 2, 0, 0};
     coio_task *wt = coio_spawn(wait_body, &w);
-    coio_task *k = coio_spawn(cancel_after, wt);
+    /* wt is cancelled in the batch in which it starts waiting: a's timer cannot
+       be due before its cancel is queued (cancel_after's 0.02 once lost to a's
+       0.08 on a stalled process). */
+    coio_task *k = coio_spawn(cancel_now, wt);
     ck_assert_err(coio_await(wt, NULL), ECANCELED);
     coio_absorb_cancel();
     ck_assert_int_eq(w.err, ECANCELED);
@@ -584,6 +591,36 @@ static void *wait_for_body(void *arg)
     return NULL;
 }
 
+typedef struct {
+    coio_event in_cleanup, release;
+    coio_task *target;
+} y_ctx;
+
+/* Cancelled in its wait: cleans up until released (or cancelled again), then
+   ends cancelled. */
+static void *y_body(void *arg)
+{
+    y_ctx *c = arg;
+    ck_assert_int_eq(coio_sleep(10), -1);
+    evlog_add(&ev, "y:cancelled");
+    ck_assert_int_eq(coio_absorb_cancel(), 1);
+    coio_event_set(&c->in_cleanup);
+    coio_event_wait(&c->release); /* or the cancel wait_for forwards to y */
+    evlog_add(&ev, "y:cleaned");
+    coio_fail(ECANCELED);
+    return NULL;
+}
+
+static void *y_canceller(void *arg)
+{
+    y_ctx *c = arg;
+    ck_assert_int_eq(coio_event_wait(&c->in_cleanup), 0);
+    evlog_add(&ev, "cancel");
+    ck_assert_int_eq(coio_cancel(c->target), 1);
+    coio_event_set(&c->release);
+    return NULL;
+}
+
 static void *wf5_main(void *arg)
 {
     /* Cancelled while waiting: x is cancelled too, ECANCELED after x's end. */
@@ -606,15 +643,18 @@ static void *wf5_main(void *arg)
     coio_task_release(wt);
     coio_task_release(k);
 
-    /* Cancelled during the cancellation that follows a timeout: still ECANCELED. */
+    /* Cancelled during the cancellation that follows a timeout: still ECANCELED.
+       y's cleanup lasts until the canceller is done, and the canceller starts
+       once y is in its cleanup: the order is fixed by events, not by a 0.05 s
+       sleep racing y's 0.01 s timeout (which a stalled process reordered). */
     memset(&ev, 0, sizeof ev);
-    child y;
-    child_init(&y, "y", 10, 1, 0);
-    y.absorb = 0.1;
-    y.reraise = 1;
-    wf_call v = {.t = spawn_child(&y), .timeout = 0.01};
+    y_ctx yc;
+    coio_event_init(&yc.in_cleanup);
+    coio_event_init(&yc.release);
+    wf_call v = {.t = coio_spawn(y_body, &yc), .timeout = 0.01};
     wt = coio_spawn(wait_for_body, &v);
-    k = coio_spawn(cancel_later, wt); /* at 0.05, during y's cleanup */
+    yc.target = wt;
+    k = coio_spawn(y_canceller, &yc); /* during y's cleanup */
     ck_assert_err(coio_await(wt, NULL), ECANCELED);
     coio_absorb_cancel();
     ck_assert_int_eq(v.err, ECANCELED);
@@ -712,11 +752,12 @@ static void *await_body(void *arg)
     return NULL;
 }
 
+/* x is a plain future completed by the test at the end, so that it cannot
+   finish during the waits below however late the loop runs (a 0.1 s child
+   once finished before a stalled process checked it was still running). */
 static void *s1_main(void *arg)
 {
-    child x;
-    child_init(&x, "x", 0.1, 5, 0);
-    coio_task *t = spawn_child(&x);
+    coio_task *t = coio_future_new();
     coio_future *s = coio_shield(t);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_ne(s, t);
@@ -733,10 +774,12 @@ static void *s1_main(void *arg)
     coio_future *s3 = coio_shield(t);
     ck_assert_err(coio_wait_for(s3, 0, NULL), ETIMEDOUT);
     ck_assert_int_eq(coio_task_cancelling(t), 0);
+    ck_assert_int_eq(coio_task_done(t), 0);
+    ck_assert_int_eq(coio_future_set_result(t, (void *)5), 0);
     void *r = NULL;
     ck_assert_int_eq(coio_await(t, &r), 0);
     ck_assert_ptr_eq(r, (void *)5);
-    ck_assert_log(&ev, "cancel await:ECANCELED x:done");
+    ck_assert_log(&ev, "cancel await:ECANCELED");
     coio_future_release(s);
     coio_future_release(s2);
     coio_future_release(s3);
@@ -825,10 +868,9 @@ static void *s4_main(void *arg)
     coio_future_release(f);
     coio_future_release(s);
     /* Cancelling a gather of shields cancels the shields, not the children. */
-    child a, b;
-    child_init(&a, "a", 0.06, 1, 0);
-    child_init(&b, "b", 0.08, 2, 0);
-    coio_task *t[2] = {spawn_child(&a), spawn_child(&b)};
+    /* The children are futures completed after the cancel (0.06/0.08 s
+       children could finish first on a stalled process). */
+    coio_task *t[2] = {coio_future_new(), coio_future_new()};
     coio_future *sh[2] = {coio_shield(t[0]), coio_shield(t[1])};
     int codes[2];
     coio_task *gk = coio_spawn(cancel_after, coio_current_task());
@@ -839,6 +881,9 @@ static void *s4_main(void *arg)
     ck_assert_int_eq(codes[1], ECANCELED);
     ck_assert_int_eq(coio_task_cancelling(t[0]), 0);
     ck_assert_int_eq(coio_task_cancelling(t[1]), 0);
+    ck_assert(!coio_future_done(t[0]) && !coio_future_done(t[1]));
+    ck_assert_int_eq(coio_future_set_result(t[0], (void *)1), 0);
+    ck_assert_int_eq(coio_future_set_result(t[1], (void *)2), 0);
     void *r = NULL;
     ck_assert_int_eq(coio_await(t[0], &r), 0);
     ck_assert_ptr_eq(r, (void *)1);
@@ -898,50 +943,53 @@ START_TEST(test_AC1_yields_tasks_in_completion_order)
 }
 END_TEST
 
+/* What completes when is set by the test itself, not by racing sleeps against
+   the deadline (a stalled process once saw a's 0.01 s timer lose to the 0.05 s
+   deadline): a is finished before the iterator exists, b and the d/e/f of the
+   second part are plain futures completed at chosen points, c sleeps for 10 s. */
 static void *ac2_main(void *arg)
 {
-    child c[3];
-    child_init(&c[0], "a", 0.01, 0, 0);
-    child_init(&c[1], "b", 0.1, 1, 0);
-    child_init(&c[2], "c", 0.3, 2, 0);
-    coio_task *t[3] = {spawn_child(&c[0]), spawn_child(&c[1]), spawn_child(&c[2])};
+    child ca, cc;
+    child_init(&ca, "a", 0.01, 0, 0);
+    child_init(&cc, "c", 10, 2, 0);
+    coio_task *t[3] = {spawn_child(&ca), coio_future_new(), spawn_child(&cc)};
+    ck_assert_int_eq(coio_await(t[0], NULL), 0);
     double t0 = now();
     coio_as_completed *it = coio_as_completed_new(t, 3, 0.05);
     coio_task *got = NULL;
     ck_assert_int_eq(coio_as_completed_next(it, &got), 1);
     ck_assert_ptr_eq(got, t[0]);
     ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT);
-    ck_assert_time(now() - t0, 0.05, 0.09);
-    coio_sleep(0.07); /* b finishes meanwhile, after the deadline: never yielded */
-    ck_assert_int_eq(coio_task_done(t[1]), 1);
-    ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT); /* one per task left */
+    ck_assert_time(now() - t0, 0.05, 1.0);
+    ck_assert_int_eq(coio_future_set_result(t[1], (void *)1), 0); /* b finishes after the deadline */
+    ck_assert_int_eq(coio_sleep(0.01), 0);                        /* its callbacks have run */
+    ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT); /* never yielded: one per task left */
     ck_assert_int_eq(coio_as_completed_next(it, &got), 0);
-    ck_assert_int_eq(coio_task_cancelling(t[1]), 0); /* nothing was cancelled */
-    ck_assert_int_eq(coio_await(t[1], NULL), 0);
-    ck_assert_int_eq(coio_await(t[2], NULL), 0);
+    ck_assert_int_eq(coio_task_cancelling(t[2]), 0); /* nothing was cancelled */
+    ck_assert(!coio_task_done(t[2]));
+    ck_assert(!coio_future_cancelled(t[1]));
     coio_as_completed_free(it);
+    coio_cancel(t[2]);
+    ck_assert_err(coio_await(t[2], NULL), ECANCELED);
+    coio_absorb_cancel();
 
     /* Finished before the deadline but asked for later: still yielded first. */
-    child d[3];
-    child_init(&d[0], "d", 0.01, 0, 0);
-    child_init(&d[1], "e", 0.02, 0, 0);
-    child_init(&d[2], "f", 0.2, 0, 0);
-    coio_task *u[3] = {spawn_child(&d[0]), spawn_child(&d[1]), spawn_child(&d[2])};
+    coio_task *u[3] = {coio_future_new(), coio_future_new(), coio_future_new()};
     it = coio_as_completed_new(u, 3, 0.05);
-    coio_sleep(0.08);
+    ck_assert_int_eq(coio_future_set_result(u[0], NULL), 0); /* no suspension since new: */
+    ck_assert_int_eq(coio_future_set_result(u[1], NULL), 0); /* both before the deadline */
+    ck_assert_int_eq(coio_sleep(0.08), 0);
     ck_assert_int_eq(coio_as_completed_next(it, &got), 1);
     ck_assert_ptr_eq(got, u[0]);
     ck_assert_int_eq(coio_as_completed_next(it, &got), 1);
     ck_assert_ptr_eq(got, u[1]);
     ck_assert_err(coio_as_completed_next(it, &got), ETIMEDOUT);
     ck_assert_int_eq(coio_as_completed_next(it, &got), 0);
+    ck_assert(!coio_future_done(u[2])); /* not cancelled either */
     coio_as_completed_free(it);
-    coio_cancel(u[2]);
-    ck_assert_err(coio_await(u[2], NULL), ECANCELED);
-    coio_absorb_cancel();
     release_all(t, 3);
     release_all(u, 3);
-    return NULL;
+    return arg;
 }
 
 START_TEST(test_AC2_timeout_each_step_cancels_nothing)

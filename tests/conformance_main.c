@@ -1,7 +1,9 @@
 /* conformance_main.c — the port conformance tests (tests/arch_conformance.h)
  * as a plain program, for a new port before libcheck is built for it:
  * `make check-riscv64`, or `make conformance` natively. Each test runs in its
- * own child process; the exit status is the number of failures. */
+ * own child process, bounded by COIO_CONF_TIMEOUT seconds (default 60; the
+ * Makefile gives runs under RUNNER 600): a port that corrupts a frame can
+ * make a test spin forever. The exit status is the number of failures. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +29,8 @@ static void conf_fail(const char *file, int line, const char *cond, const char *
 int main(void)
 {
     int failed = 0, n = (int)(sizeof conf_tests / sizeof conf_tests[0]);
+    const char *env = getenv("COIO_CONF_TIMEOUT");
+    unsigned limit = env && atoi(env) > 0 ? (unsigned)atoi(env) : 60;
     for (int i = 0; i < n; i++) {
         const struct conf_test *t = &conf_tests[i];
         fflush(NULL);
@@ -36,6 +40,7 @@ int main(void)
             return 99;
         }
         if (pid == 0) {
+            alarm(limit); /* SIGALRM's default action ends the child */
             t->fn();
             _exit(0);
         }
@@ -46,7 +51,9 @@ int main(void)
                                  : WIFEXITED(st) && WEXITSTATUS(st) == 0;
         if (!ok) {
             failed++;
-            if (WIFSIGNALED(st))
+            if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+                printf("FAIL %s (timed out after %u s)\n", t->name, limit);
+            else if (WIFSIGNALED(st))
                 printf("FAIL %s (signal %d)\n", t->name, WTERMSIG(st));
             else
                 printf("FAIL %s (exit %d)\n", t->name, WEXITSTATUS(st));

@@ -8,8 +8,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Start suite number $1 ($2 is the binary) in the background; its output goes to
 # $tmp/$1.out and its exit status to $tmp/$1.rc.
+# SUITE_TIMEOUT (seconds; the qemu targets set it) bounds a whole suite on
+# top of libcheck's per-test timeouts, which a wedged parent would escape.
+bound=""
+if [ -n "${SUITE_TIMEOUT:-}" ] && command -v timeout >/dev/null; then
+    bound="timeout -k 10 $SUITE_TIMEOUT"
+fi
 start() {
-    ( $RUNNER "$2" > "$tmp/$1.out" 2>&1; echo $? > "$tmp/$1.rc" ) &
+    ( $bound $RUNNER "$2" > "$tmp/$1.out" 2>&1; echo $? > "$tmp/$1.rc" ) &
 }
 
 all="$*"

@@ -36,6 +36,20 @@ static inline void *coio__arch_init_frame(void *stack_top, void (*entry)(void *)
     f[COIO_A64_X19] = (uint64_t)(uintptr_t)entry;
     f[COIO_A64_X29] = 0;
     f[COIO_A64_X30] = (uint64_t)(uintptr_t)coio__trampoline;
+#if defined(__ARM_FEATURE_PAC_DEFAULT) && (__ARM_FEATURE_PAC_DEFAULT & 3)
+    /* pac-ret: the switch authenticates the resume address against the sp
+       it has after popping this frame, top; sign it with that modifier, as
+       the switch signs x30 (pacia1716 / pacib1716 sign x17 with x16: hint
+       space, a no-op without FEAT_PAuth). */
+    register uint64_t x17 __asm__("x17") = f[COIO_A64_X30];
+    register uint64_t x16 __asm__("x16") = (uint64_t)top;
+#if __ARM_FEATURE_PAC_DEFAULT & 2
+    __asm__("hint #10" : "+r"(x17) : "r"(x16)); /* pacib1716 */
+#else
+    __asm__("hint #8" : "+r"(x17) : "r"(x16)); /* pacia1716 */
+#endif
+    f[COIO_A64_X30] = x17;
+#endif
     return f;
 }
 

@@ -57,11 +57,22 @@
  * Branch protection: with -mbranch-protection=bti (or =standard) the
  * compiler defines __ARM_FEATURE_BTI_DEFAULT; both functions then start with
  * a `bti c` landing pad and this object carries the GNU property note that
- * marks it BTI-compatible, so that a BTI-enforced binary may contain it. The
- * saved x30 is not signed (PAC): it is stored and reloaded as a plain
- * address, and coio__arch_init_frame writes a plain trampoline address. C
- * code built with -mbranch-protection=pac-ret still signs and checks its own
- * return addresses around the call; the note therefore claims BTI only.
+ * marks it BTI-compatible, so that a BTI-enforced binary may contain it.
+ *
+ * With -mbranch-protection=pac-ret (or =standard) the compiler defines
+ * __ARM_FEATURE_PAC_DEFAULT (bit 0: key A, bit 1: key B), and the resume
+ * address in a suspended frame is signed: the switch signs x30 on entry with
+ * sp as the modifier (`paciasp`, the caller's sp), stores it signed, and
+ * after loading the other side's frame and popping it authenticates it
+ * against the sp it now has, which is the sp the other side signed with
+ * (`autiasp`), before `ret`. A saved resume address overwritten in memory
+ * then fails authentication: `ret` faults (SIGSEGV on a non-canonical
+ * address; SIGILL at `autiasp` on cores with FEAT_FPAC) instead of jumping
+ * where the attacker wrote. coio__arch_init_frame signs the fresh frame's
+ * trampoline address the same way, with the stack top as the modifier
+ * (`pacia1716`). All of these are hint-space instructions: on a core without
+ * pointer authentication they do nothing, and the same binary runs. The
+ * note then claims PAC too.
  *
  * Suspended and fresh frames have the same layout, so the CFI below stays
  * true after sp is swapped: an unwinder stopped anywhere in coio__switch walks
@@ -69,20 +80,44 @@
  * coio__trampoline, whose CFI ends the walk.
  */
 
+#include "../asm.h"             /* ELF and Mach-O spellings of symbols */
+
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
 #define COIO_BTI_C bti c
+#define COIO_NOTE_BTI 1
 #else
 #define COIO_BTI_C
+#define COIO_NOTE_BTI 0
+#endif
+
+/* Sign / authenticate the resume address in x30 with sp as the modifier, as
+   hint-space instructions (no-ops without FEAT_PAuth): paciasp = hint #25,
+   autiasp = hint #29, pacibsp = hint #27, autibsp = hint #31. */
+#if defined(__ARM_FEATURE_PAC_DEFAULT) && (__ARM_FEATURE_PAC_DEFAULT & 2)
+#define COIO_PAC_SIGN hint #27
+#define COIO_PAC_AUTH hint #31
+#define COIO_PAC_CFI .cfi_negate_ra_state
+#define COIO_NOTE_PAC 2
+#elif defined(__ARM_FEATURE_PAC_DEFAULT) && (__ARM_FEATURE_PAC_DEFAULT & 1)
+#define COIO_PAC_SIGN hint #25
+#define COIO_PAC_AUTH hint #29
+#define COIO_PAC_CFI .cfi_negate_ra_state
+#define COIO_NOTE_PAC 2
+#else
+#define COIO_PAC_SIGN
+#define COIO_PAC_AUTH
+#define COIO_PAC_CFI
+#define COIO_NOTE_PAC 0
 #endif
 
 #if defined(__ELF__)
         .section .note.GNU-stack,"",%progbits   /* the stack is not executable */
 #endif
 
-#if defined(__ELF__) && defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#if defined(__ELF__) && (COIO_NOTE_BTI | COIO_NOTE_PAC)
 /* ELF note NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_AARCH64_FEATURE_1_AND =
-   BTI. The linker ANDs these bits over all objects, so a binary is marked
-   BTI only if every object, this one included, says it is. */
+   BTI (1) and/or PAC (2). The linker ANDs these bits over all objects, so a
+   binary is marked only if every object, this one included, says so. */
         .pushsection .note.gnu.property, "a"
         .p2align 3
         .word   4                       /* name size: "GNU\0" */
@@ -91,7 +126,7 @@
         .asciz  "GNU"
         .word   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
         .word   4                       /* property data size */
-        .word   1                       /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
+        .word   COIO_NOTE_BTI | COIO_NOTE_PAC   /* FEATURE_1_BTI, _PAC */
         .word   0                       /* pad to 8 bytes */
         .popsection
 #endif
@@ -100,13 +135,15 @@
 
 /* void *coio__switch(void **save_sp, void *load_sp, void *arg)
    x0 = save_sp, x1 = load_sp, x2 = arg; returns arg in x0. */
-        .globl  coio__switch
-        .hidden coio__switch
-        .type   coio__switch, %function
+        COIO_GLOBAL(coio__switch)
+        COIO_HIDDEN(coio__switch)
+        COIO_TYPE_FUNC(coio__switch)
         .p2align 4
-coio__switch:
+COIO_SYM(coio__switch):
         .cfi_startproc
         COIO_BTI_C
+        COIO_PAC_SIGN                   /* pac-ret: sign x30 with our sp */
+        COIO_PAC_CFI
         sub     sp, sp, #176
         .cfi_def_cfa_offset 176
         stp     x19, x20, [sp, #0x10]   /* x19-x28: callee-saved */
@@ -154,8 +191,8 @@ coio__switch:
            FPSR), so the whole word is compared. */
         ldr     x10, [sp, #0x00]
         cmp     x9, x10
-        b.ne    .Lload_fpcr
-.Lrestore:
+        b.ne    COIO_LOCAL(load_fpcr)
+COIO_LOCAL(restore):
         .cfi_remember_state
         ldp     d14, d15, [sp, #0xa0]
         .cfi_restore d14
@@ -190,13 +227,16 @@ coio__switch:
         add     sp, sp, #176
         .cfi_def_cfa_offset 0
         mov     x0, x2                  /* deliver arg as the return value */
+        COIO_PAC_AUTH                   /* pac-ret: with the sp it was signed
+                                           with; a forged x30 faults at ret */
+        COIO_PAC_CFI
         ret                             /* to the other side's resume address */
         .cfi_restore_state
-.Lload_fpcr:
+COIO_LOCAL(load_fpcr):
         msr     fpcr, x10
-        b       .Lrestore
+        b       COIO_LOCAL(restore)
         .cfi_endproc
-        .size   coio__switch, .-coio__switch
+        COIO_SIZE(coio__switch)
 
 /* First code on a fresh stack. Entered by the ret above with sp % 16 == 0,
    x0 = arg, x19 = entry, x29 = 0.
@@ -209,23 +249,23 @@ coio__switch:
         .p2align 4
         .cfi_startproc
         .cfi_undefined x30              /* outermost frame: unwinders stop here */
-coio__fresh_frame:                      /* local: names this byte in backtraces */
-        .type   coio__fresh_frame, %function
+COIO_SYM(coio__fresh_frame):            /* local: names this byte in backtraces */
+        COIO_TYPE_FUNC(coio__fresh_frame)
         nop                             /* covers resume address - 1 (above) */
-        .size   coio__fresh_frame, .-coio__fresh_frame
-        .globl  coio__trampoline
-        .hidden coio__trampoline
-        .type   coio__trampoline, %function
-coio__trampoline:
+        COIO_SIZE(coio__fresh_frame)
+        COIO_GLOBAL(coio__trampoline)
+        COIO_HIDDEN(coio__trampoline)
+        COIO_TYPE_FUNC(coio__trampoline)
+COIO_SYM(coio__trampoline):
         COIO_BTI_C                      /* reached by ret, which BTI does not
                                            check; kept for uniformity */
         mov     x29, #0                 /* and frame-pointer walks stop here */
         blr     x19                     /* entry(arg), arg already in x0;
                                            never returns */
-        bl      abort                   /* entry returned: a bug, fail loudly */
+        bl      COIO_LIBC(abort)        /* entry returned: a bug, fail loudly */
         brk     #0x3e8
         .cfi_endproc
-        .size   coio__trampoline, .-coio__trampoline
+        COIO_SIZE(coio__trampoline)
 
 /* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
    builds a frame below the task's saved stack pointer with
@@ -237,10 +277,10 @@ coio__trampoline:
    resume address (x30) in its slot of the frame table above. fn switches
    back and never returns here. */
         .p2align 4
-        .globl  coio__probe_entry
-        .hidden coio__probe_entry
-        .type   coio__probe_entry, %function
-coio__probe_entry:
+        COIO_GLOBAL(coio__probe_entry)
+        COIO_HIDDEN(coio__probe_entry)
+        COIO_TYPE_FUNC(coio__probe_entry)
+COIO_SYM(coio__probe_entry):
         .cfi_startproc
         .cfi_def_cfa x20, 176
         .cfi_offset x19, -160
@@ -267,7 +307,7 @@ coio__probe_entry:
         blr     x19                     /* fn(arg), arg already in x0 */
         brk     #0x3e9                  /* fn never returns */
         .cfi_endproc
-        .globl  coio__probe_end
-        .hidden coio__probe_end
-coio__probe_end:
-        .size   coio__probe_entry, .-coio__probe_entry
+        COIO_GLOBAL(coio__probe_end)
+        COIO_HIDDEN(coio__probe_end)
+COIO_SYM(coio__probe_end):
+        COIO_SIZE(coio__probe_entry)

@@ -100,6 +100,14 @@
  * whole binary unmarked for it.
  */
 
+#include "../asm.h"             /* ELF and Mach-O spellings of symbols */
+
+#if defined(__APPLE__)
+#define COIO_ABORT _abort
+#else
+#define COIO_ABORT abort@PLT    /* through the PLT: libcoio.so is PIC */
+#endif
+
 #if defined(__CET__) && (__CET__ & 1)
 #define COIO_ENDBR endbr64
 #define COIO_JMP_RESUME 0       /* IBT: an indirect jmp needs an endbr64 target */
@@ -131,11 +139,11 @@
 
 /* void *coio__switch(void **save_sp, void *load_sp, void *arg)
    rdi = save_sp, rsi = load_sp, rdx = arg; returns arg in rax. */
-        .globl  coio__switch
-        .hidden coio__switch
-        .type   coio__switch, @function
+        COIO_GLOBAL(coio__switch)
+        COIO_HIDDEN(coio__switch)
+        COIO_TYPE_FUNC(coio__switch)
         .p2align 4
-coio__switch:
+COIO_SYM(coio__switch):
         .cfi_startproc
         COIO_ENDBR
         leaq    -0x38(%rsp), %rsp       /* words 0-6; word 7 holds our return
@@ -197,7 +205,7 @@ coio__switch:
         movq    %rdx, %rax              /* deliver arg as the return value */
 #if COIO_JMP_RESUME
         cmpq    %r8, %r9                /* same call site as ours? */
-        jne     .Ljmp_resume
+        jne     COIO_LOCAL(jmp_resume)
 #endif
         .cfi_remember_state
         leaq    0x38(%rsp), %rsp        /* to word 7 */
@@ -206,7 +214,7 @@ coio__switch:
                                            resume address, equal to ours */
 #if COIO_JMP_RESUME
         .cfi_restore_state
-.Ljmp_resume:
+COIO_LOCAL(jmp_resume):
         leaq    0x40(%rsp), %rsp        /* past word 7, which stays readable in
                                            the red zone for unwinders */
         .cfi_adjust_cfa_offset -0x40
@@ -215,7 +223,7 @@ coio__switch:
                                            return-stack buffer */
 #endif
         .cfi_endproc
-        .size   coio__switch, .-coio__switch
+        COIO_SIZE(coio__switch)
 
 /* First code on a fresh stack. Entered by the switch's ret or jmp with
    rsp % 16 == 0, rax = arg, r12 = entry, rbp = 0.
@@ -228,22 +236,22 @@ coio__switch:
         .p2align 4
         .cfi_startproc
         .cfi_undefined rip              /* outermost frame: unwinders stop here */
-coio__fresh_frame:                      /* local: names this byte in backtraces */
-        .type   coio__fresh_frame, @function
+COIO_SYM(coio__fresh_frame):            /* local: names this byte in backtraces */
+        COIO_TYPE_FUNC(coio__fresh_frame)
         nop                             /* covers resume address - 1 (above) */
-        .size   coio__fresh_frame, .-coio__fresh_frame
-        .globl  coio__trampoline
-        .hidden coio__trampoline
-        .type   coio__trampoline, @function
-coio__trampoline:
+        COIO_SIZE(coio__fresh_frame)
+        COIO_GLOBAL(coio__trampoline)
+        COIO_HIDDEN(coio__trampoline)
+        COIO_TYPE_FUNC(coio__trampoline)
+COIO_SYM(coio__trampoline):
         COIO_ENDBR
         movq    %rax, %rdi              /* entry's one argument */
         callq   *%r12                   /* entry(arg), with rsp % 16 == 8 at its
                                            first instruction; never returns */
-        call    abort@PLT               /* entry returned: a bug, fail loudly */
+        call    COIO_ABORT              /* entry returned: a bug, fail loudly */
         hlt
         .cfi_endproc
-        .size   coio__trampoline, .-coio__trampoline
+        COIO_SIZE(coio__trampoline)
 
 /* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
    builds a frame below the task's saved stack pointer with
@@ -256,10 +264,10 @@ coio__trampoline:
    the frame tables (.eh_frame) of whatever the task is suspended in, with or
    without frame pointers. fn switches back and never returns here. */
         .p2align 4
-        .globl  coio__probe_entry
-        .hidden coio__probe_entry
-        .type   coio__probe_entry, @function
-coio__probe_entry:
+        COIO_GLOBAL(coio__probe_entry)
+        COIO_HIDDEN(coio__probe_entry)
+        COIO_TYPE_FUNC(coio__probe_entry)
+COIO_SYM(coio__probe_entry):
         .cfi_startproc
         .cfi_def_cfa rbx, 0x40
         .cfi_offset rip, -0x08
@@ -274,7 +282,7 @@ coio__probe_entry:
         callq   *%r12                   /* fn(arg), rsp % 16 == 8 at its entry */
         ud2                             /* fn never returns */
         .cfi_endproc
-        .globl  coio__probe_end
-        .hidden coio__probe_end
-coio__probe_end:
-        .size   coio__probe_entry, .-coio__probe_entry
+        COIO_GLOBAL(coio__probe_end)
+        COIO_HIDDEN(coio__probe_end)
+COIO_SYM(coio__probe_end):
+        COIO_SIZE(coio__probe_entry)

@@ -52,13 +52,6 @@ static void check_failed(int line, const char *what)
     abort();
 }
 
-/* Issue 10, section 1: readline after set_error(ENODATA or EMSGSIZE) returns a
-   garbage length (readuntil_any returns the stored error without filling the
-   info readline then reads). Fixed on another branch; until it is merged, the
-   target keeps readline away from those two stored errors. Set to 0 once the
-   fix is in (this target finds the bug within seconds). */
-#define KNOWN_BUG_READLINE_STORED_ERROR 1
-
 enum { MODE_FED, MODE_SOCKET, MODE_PIPE };
 #define BUFCAP 512 /* the reader's buffers: > any size a script can ask for */
 
@@ -326,8 +319,6 @@ static void *reader_main(void *arg)
             break;
         case 4: {
             unsigned c = take(&st->rs);
-            if (KNOWN_BUG_READLINE_STORED_ERROR && (st->err == ENODATA || st->err == EMSGSIZE))
-                break;
             st->in_readline = 1;
             op_readline(st, c >= 128 ? st->limit + 1 : c);
             st->in_readline = 0;
@@ -433,8 +424,6 @@ static void *feeder_main(void *arg)
             break;
         case 5: {
             int e = stored_errors[take(&st->fs) % (sizeof stored_errors / sizeof *stored_errors)];
-            if (KNOWN_BUG_READLINE_STORED_ERROR && st->in_readline && (e == ENODATA || e == EMSGSIZE))
-                e = EIO;
             CHECK(coio_reader_set_error(st->r, e) == 0);
             st->err = e;
             CHECK(coio_reader_error(st->r) == e);

@@ -1,0 +1,135 @@
+/* arch/armhf/switch.S — context switch and fresh-stack trampoline for 32-bit
+ * ARM, AAPCS with the VFP (hard-float) variant, ARMv7-A, ELF (Linux armhf).
+ *
+ * AAPCS (5.1.1, 5.1.2.1) makes r4-r11 (r9 included: Linux gives it no
+ * platform role; r11 is the ARM-state frame pointer, r7 the Thumb one), sp
+ * and d8-d15 (s16-s31) callee-saved. lr is not, but holds where this call
+ * returns to, so it is the resume address. r0-r3, r12, d0-d7, d16-d31 and
+ * FPSCR's status bits are caller-saved.
+ *
+ * FPSCR mixes control and status. Per context are its control bits (mask
+ * 0x07F79F00): the trap enables IOE-IXE and IDE (bits 8-12, 15), Len and
+ * Stride (16-18, 20-21; 0 under AAPCS), RMode (22-23), FZ (24), DN (25) and
+ * AHP (26). N, Z, C, V (28-31), QC (27) and the cumulative exception flags
+ * (0-4, 7) are status: the thread's, never restored (PORTING.md).
+ *
+ * Frame saved on the suspended stack (sp points at byte 0; 104 bytes, a
+ * multiple of 8 as AAPCS wants of sp at a public interface):
+ *
+ *   offset     content
+ *   0 .. 63    d8-d15
+ *   64 .. 95   r4-r11      fresh frame: r4 = the entry function, r7 = r11 = 0
+ *   96         FPSCR       fresh frame: 0 (round to nearest, no traps)
+ *   100        resume address (lr at the call, bit 0 set for a Thumb
+ *              caller; fresh frame: coio__trampoline, with its Thumb bit)
+ *   CFA = saved sp + 104: the caller's sp after coio__switch returns
+ *
+ * The file assembles as Thumb-2 when the compiler targets Thumb (Debian's
+ * default) and as ARM otherwise (-marm); the two interwork, since the switch
+ * leaves through `pop {..., pc}`, which honours bit 0 of the resume address,
+ * and the trampoline calls entry with `blx`. No BTI/PAC (ARMv8.1-M only).
+ * The unwind information is DWARF CFI (.eh_frame / gdb); no EHABI tables.
+ */
+
+#include "../asm.h"
+
+#if defined(__ELF__)
+        .section .note.GNU-stack,"",%progbits   /* the stack is not executable */
+#endif
+
+        .syntax unified
+        .arch   armv7-a
+        .fpu    vfpv3-d16
+#if defined(__thumb__)
+        .thumb
+#define COIO_ARM_FUNC .thumb_func
+#else
+        .arm
+#define COIO_ARM_FUNC
+#endif
+        .text
+
+/* void *coio__switch(void **save_sp, void *load_sp, void *arg)
+   r0 = save_sp, r1 = load_sp, r2 = arg; returns arg in r0. */
+        COIO_GLOBAL(coio__switch)
+        COIO_HIDDEN(coio__switch)
+        COIO_TYPE_FUNC(coio__switch)
+        .p2align 2
+        COIO_ARM_FUNC
+COIO_SYM(coio__switch):
+        .cfi_startproc
+        vmrs    r12, fpscr              /* FPSCR's control bits are per context */
+        push    {r4-r12, lr}            /* r4-r11: callee-saved; r12: FPSCR; */
+        .cfi_adjust_cfa_offset 40       /* lr: our resume address */
+        .cfi_rel_offset r4, 0
+        .cfi_rel_offset r5, 4
+        .cfi_rel_offset r6, 8
+        .cfi_rel_offset r7, 12
+        .cfi_rel_offset r8, 16
+        .cfi_rel_offset r9, 20
+        .cfi_rel_offset r10, 24
+        .cfi_rel_offset r11, 28
+        .cfi_rel_offset lr, 36
+        vpush   {d8-d15}                /* d8-d15: callee-saved */
+        .cfi_adjust_cfa_offset 64
+        .cfi_rel_offset d8, 0
+        .cfi_rel_offset d9, 8
+        .cfi_rel_offset d10, 16
+        .cfi_rel_offset d11, 24
+        .cfi_rel_offset d12, 32
+        .cfi_rel_offset d13, 40
+        .cfi_rel_offset d14, 48
+        .cfi_rel_offset d15, 56
+        mov     r3, sp
+        str     r3, [r0]                /* *save_sp = our frame */
+        mov     sp, r1                  /* switch stacks; same frame layout, so
+                                           the CFA rule above still holds */
+        ldr     r1, [sp, #96]           /* their FPSCR (r12 holds ours) */
+        movw    r3, #0x9F00             /* the control bits */
+        movt    r3, #0x07F7
+        eor     r0, r1, r12
+        tst     r0, r3                  /* differ? */
+        beq     1f
+        and     r1, r1, r3              /* their control bits, */
+        bic     r12, r12, r3            /* our status bits */
+        orr     r1, r1, r12
+        vmsr    fpscr, r1
+1:      vpop    {d8-d15}
+        .cfi_adjust_cfa_offset -64
+        .cfi_restore d8
+        .cfi_restore d9
+        .cfi_restore d10
+        .cfi_restore d11
+        .cfi_restore d12
+        .cfi_restore d13
+        .cfi_restore d14
+        .cfi_restore d15
+        mov     r0, r2                  /* deliver arg as the return value */
+        pop     {r4-r12, pc}            /* to the other side's resume address,
+                                           in ARM or Thumb state by its bit 0 */
+        .cfi_endproc
+        COIO_SIZE(coio__switch)
+
+/* First code on a fresh stack. Entered by the switch's pop with sp % 8 == 0,
+   r0 = arg, r4 = entry, r7 = r11 = 0.
+
+   The nop before the symbol covers resume address - 1, which unwinders look
+   up for a fresh frame (PORTING.md). */
+        .p2align 2
+        .cfi_startproc
+        .cfi_undefined lr               /* outermost frame: unwinders stop here */
+COIO_SYM(coio__fresh_frame):            /* local: names this byte in backtraces */
+        COIO_TYPE_FUNC(coio__fresh_frame)
+        nop                             /* covers resume address - 1 (above) */
+        COIO_SIZE(coio__fresh_frame)
+        COIO_GLOBAL(coio__trampoline)
+        COIO_HIDDEN(coio__trampoline)
+        COIO_TYPE_FUNC(coio__trampoline)
+        COIO_ARM_FUNC
+COIO_SYM(coio__trampoline):
+        blx     r4                      /* entry(arg), arg already in r0;
+                                           never returns */
+        bl      abort                   /* entry returned: a bug, fail loudly */
+        udf     #0
+        .cfi_endproc
+        COIO_SIZE(coio__trampoline)
