@@ -100,7 +100,7 @@ endif
 PKG_CONFIG ?= pkg-config
 HOST_TRIPLE := $(shell cc -dumpmachine 2>/dev/null)
 TLS_MULTIARCH := $(if $(filter i386,$(ARCH)),i386-linux-gnu,$(TRIPLE))
-TLS_CROSS := $(if $(filter $(HOST_TRIPLE),$(TRIPLE)),$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,1)),1)
+TLS_CROSS := $(if $(filter $(firstword $(subst -, ,$(HOST_TRIPLE))),$(CPU)),$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,1)),1)
 TLS_PKG := $(if $(TLS_CROSS),$(if $(PKG_CONFIG_LIBDIR),,PKG_CONFIG_LIBDIR=/usr/lib/$(TLS_MULTIARCH)/pkgconfig ))$(PKG_CONFIG)
 TLS ?= $(shell $(TLS_PKG) --exists 'openssl >= 3' 2>/dev/null && echo 1 || echo 0)
 ifeq ($(TLS),1)
