@@ -92,8 +92,24 @@ POLLER := kqueue
 endif
 endif
 
+# TLS over OpenSSL 3 (src/tls.c), found with pkg-config: built when present; TLS=0
+# leaves it out (the coio_tls_* functions then fail with ENOTSUP). Cross builds find
+# the target's OpenSSL only (below; without the target's libssl-dev: TLS=0).
+# A cross build (another triple, or -m32 on x86-64) looks only in the target's
+# multiarch directory, unless PKG_CONFIG_LIBDIR says where.
+PKG_CONFIG ?= pkg-config
+HOST_TRIPLE := $(shell cc -dumpmachine 2>/dev/null)
+TLS_MULTIARCH := $(if $(filter i386,$(ARCH)),i386-linux-gnu,$(TRIPLE))
+TLS_CROSS := $(if $(filter $(firstword $(subst -, ,$(HOST_TRIPLE))),$(CPU)),$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,1)),1)
+TLS_PKG := $(if $(TLS_CROSS),$(if $(PKG_CONFIG_LIBDIR),,PKG_CONFIG_LIBDIR=/usr/lib/$(TLS_MULTIARCH)/pkgconfig ))$(PKG_CONFIG)
+TLS ?= $(shell $(TLS_PKG) --exists 'openssl >= 3' 2>/dev/null && echo 1 || echo 0)
+ifeq ($(TLS),1)
+TLS_CFLAGS := -DCOIO_TLS=1 $(shell $(TLS_PKG) --cflags openssl)
+TLS_LIBS := $(shell $(TLS_PKG) $(if $(STATIC),--static) --libs openssl)
+endif
+
 BUILDDIR ?= build
-BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,-m32))$(if $(SANITIZE),-$(SANITIZE))$(if $(FAULTS),-faults)$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))
+BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(ARCH_$(CPU))),,-m32))$(if $(SANITIZE),-$(SANITIZE))$(if $(FAULTS),-faults)$(if $(STATIC),-static)$(if $(filter-out epoll,$(POLLER)),-$(POLLER))$(if $(filter 1,$(TLS)),,-notls)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -120,6 +136,8 @@ ifneq ($(FAULTS),)
 ALL_CFLAGS += -DCOIO_FAULTS
 endif
 LDLIBS := -lpthread -lm $(POLLER_LIBS)
+ALL_CFLAGS += $(TLS_CFLAGS)
+LDLIBS += $(TLS_LIBS)
 
 # Every src/*.c except the pollers, plus the one poller chosen.
 SRCS := $(sort $(filter-out src/poll_%.c,$(wildcard src/*.c))) src/poll_$(POLLER).c
@@ -173,7 +191,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 # The example servers driven by real clients (curl, socat, nc, wrk): part of every
 # full `make check`; EXAMPLES_NET=1 adds it to a TESTS= subset, EXAMPLES_NET= drops it.
 EXAMPLES_NET ?= $(if $(TESTS)$(FAULTS),,1)
-NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,echo_server echo_client http_server chat_server file_server udp_echo request_id))
+NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,https_server tls_client echo_server echo_client http_server chat_server file_server udp_echo request_id))
 # The tutorial examples with an expected output in examples/expected/ (NAME.out
 # or NAME@TAG.out), run by tests/examples.sh: part of every full `make check`
 # (about 11 s, most of them at once); EXAMPLES_TUT=1 adds them to a TESTS= subset.
@@ -198,6 +216,7 @@ check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES) $(DEBUG_EXAMPLES)
 	  { echo "libcheck is missing: apt-get install check pkg-config"; exit 1; }
 	@RUNNER="$(RUNNER)" $(TSAN_ENV) sh tests/run.sh $(TEST_BINS)
 	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
+	@$(if $(EXAMPLES_NET),TLS=$(TLS) RUNNER="$(RUNNER)" sh tests/examples_tls.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" sh tests/hang_demo.sh $(BUILD)/examples/hang_demo)
 	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" SANITIZE="$(SANITIZE)" sh tests/gdb.sh $(BUILD)/examples/hang_demo)
@@ -205,7 +224,7 @@ check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES) $(DEBUG_EXAMPLES)
 check-aarch64:
 	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
 	  [ -f /usr/lib/aarch64-linux-gnu/libcheck.a ] || { echo "missing: dpkg --add-architecture arm64 && apt-get update && apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user check:arm64"; exit 1; }
-	$(MAKE) CC=aarch64-linux-gnu-gcc STATIC=1 RUNNER=qemu-aarch64 JOBS=$${JOBS:-2} \
+	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig $(MAKE) CC=aarch64-linux-gnu-gcc STATIC=1 RUNNER=qemu-aarch64 JOBS=$${JOBS:-2} \
 	  CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} COIO_TEST_SLACK=$${COIO_TEST_SLACK:-3} \
 	  SUITE_TIMEOUT=$${SUITE_TIMEOUT:-1800} check
 
@@ -239,7 +258,7 @@ conformance: $(BUILD)/tests/conformance
 check-riscv64:
 	@command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-riscv64 >/dev/null || \
 	  { echo "missing: apt-get install gcc-riscv64-linux-gnu qemu-user"; exit 1; }
-	$(MAKE) CC=riscv64-linux-gnu-gcc STATIC=1 RUNNER=qemu-riscv64 conformance
+	PKG_CONFIG_LIBDIR=/usr/lib/riscv64-linux-gnu/pkgconfig $(MAKE) CC=riscv64-linux-gnu-gcc STATIC=1 RUNNER=qemu-riscv64 conformance
 
 # The qemu-user ports: for each, the cross compiler's triple, qemu's name for
 # the CPU and Debian's name for the architecture. check-<port> runs the
@@ -370,7 +389,9 @@ install: lib
 	install -m 644 include/coio.h $(DESTDIR)$(PREFIX)/include/
 	install -d $(DESTDIR)$(PREFIX)/share/coio
 	install -m 644 tools/coio-gdb.py $(DESTDIR)$(PREFIX)/share/coio/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' \
+	  $(if $(filter 1,$(TLS)),-e 's|@REQUIRES_PRIVATE@|openssl|',-e '/@REQUIRES_PRIVATE@/d') \
+	  coio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coio.pc
 
 clean:
 	rm -rf $(BUILDDIR)

@@ -18,6 +18,9 @@
 #                     bench/peers/http_epoll and uv_bench http (whole seconds: wrk's
 #                     -d takes no fractions; W7_WARM=0 skips the warm-up run; 5 s
 #                     keeps W7's three servers within a minute for three repeats)
+#                     W7 also runs nginx (bench/nginx_server.sh: 1 worker, return 200),
+#                     and W7-TLS runs examples/https_server and nginx over TLS 1.3 with
+#                     the same certificate (made here with openssl), wrk over https
 build=$1
 bin=$build/bench
 peers=$bin/peers
@@ -43,8 +46,8 @@ else
 fi
 conns=${W5_CONNS:-50}
 hconns=${W7_CONNS:-100}
-impls=${BENCH_IMPLS:-coio coio-streams ucontext fcontext epoll libuv go asyncio}
-workloads=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7}
+impls=${BENCH_IMPLS:-coio coio-streams ucontext fcontext epoll libuv go asyncio nginx}
+workloads=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W7-TLS}
 export GOMAXPROCS=1
 
 # Everything runs on CPU 0; the load clients of W5 and W7 run on CPU 1.
@@ -78,6 +81,9 @@ epoll W5 $peers/echo_epoll
 libuv W5 $peers/uv_bench echo
 libuv W6 $peers/uv_bench timers
 libuv W7 $peers/uv_bench http
+nginx W7 bench/nginx_server.sh plain
+coio W7-TLS $build/examples/https_server
+nginx W7-TLS bench/nginx_server.sh
 EOF
     for p in go:go_bench asyncio:asyncio_bench; do
         i=${p%%:*} b=$peers/${p#*:}
@@ -95,7 +101,7 @@ start_server() { # IMPL SERVER...
     # Empty it first: the background child truncates it only when it gets to
     # run, and the loop below could read the previous server's port meanwhile.
     : >"$tmp/port"
-    $pin0 "$@" 0 </dev/null >"$tmp/port" 2>"$tmp/server.err" &
+    $pin0 "$@" 0 $sargs </dev/null >"$tmp/port" 2>"$tmp/server.err" &
     spid=$!
     port="" n=0
     while [ $n -lt 200 ]; do
@@ -128,10 +134,10 @@ run_echo() { # IMPL SERVER...
 run_http() { # IMPL SERVER...
     start_server "$@"
     if [ -n "$port" ]; then
-        url=http://127.0.0.1:$port/
+        url=$scheme://127.0.0.1:$port/
         [ "$hwarm" -gt 0 ] && $pin1 wrk -t1 -c"$hconns" -d"${hwarm}s" "$url" >/dev/null 2>&1
         if $pin1 wrk -t1 -c"$hconns" -d"${hsecs}s" --latency "$url" </dev/null >"$tmp/wrk" 2>&1 &&
-           awk -v impl="$1" '
+           awk -v impl="$1" -v wl="$wl" '
 function us(t,   v) { # wrk prints times as 12.34us, 1.20ms, 2.00s, 1.00m
     v = t + 0
     if (t ~ /us$/) return v
@@ -145,14 +151,14 @@ $1 == "50%" { p50 = us($2) }
 $1 == "99%" { p99 = us($2) }
 /Non-2xx/ || /Socket errors/ { bad = $0 }
 END {
-    if (bad != "" || rps == "") { print "bench: W7 " impl ": " (bad != "" ? bad : "no Requests/sec from wrk") > "/dev/stderr"; exit 1 }
-    printf "W7,%s,requests/s,%.3f,req/s\n", impl, rps
-    printf "W7,%s,p50 latency,%.3f,us\n", impl, p50
-    printf "W7,%s,p99 latency,%.3f,us\n", impl, p99
+    if (bad != "" || rps == "") { print "bench: " wl " " impl ": " (bad != "" ? bad : "no Requests/sec from wrk") > "/dev/stderr"; exit 1 }
+    printf "%s,%s,requests/s,%.3f,req/s\n", wl, impl, rps
+    printf "%s,%s,p50 latency,%.3f,us\n", wl, impl, p50
+    printf "%s,%s,p99 latency,%.3f,us\n", wl, impl, p99
 }' "$tmp/wrk" >>"$raw"; then
             :
         else
-            echo "bench: W7 $1 failed: $(tail -n 3 "$tmp/wrk")" >&2
+            echo "bench: $wl $1 failed: $(tail -n 3 "$tmp/wrk")" >&2
         fi
     fi
     stop_server
@@ -171,6 +177,19 @@ if want W7 $workloads && ! command -v wrk >/dev/null 2>&1; then
     echo "bench: W7 skipped: wrk is missing; to run it: apt-get install -y wrk" >&2
     workloads=$(echo " $workloads " | sed 's/ W7 / /')
 fi
+# W7-TLS: one certificate for both servers (EC P-256, as a CA-signed server's
+# usually is today), made here; no key is kept.
+sargs="" scheme=http
+if want W7-TLS $workloads; then
+    if command -v openssl >/dev/null 2>&1 &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" \
+            -out "$tmp/cert.pem" -subj /CN=localhost -days 2 >/dev/null 2>&1; then
+        :
+    else
+        echo "bench: W7-TLS skipped: no openssl command to make a certificate" >&2
+        workloads=$(echo " $workloads " | sed 's/ W7-TLS / /')
+    fi
+fi
 r=1
 while [ $r -le "$repeat" ]; do
     job_list | while read -r impl wl cmd; do
@@ -181,7 +200,14 @@ while [ $r -le "$repeat" ]; do
         if [ "$wl" = W5 ]; then
             run_echo "$impl" "$@"
         elif [ "$wl" = W7 ]; then
-            run_http "$impl" "$@"
+            sargs="" scheme=http run_http "$impl" "$@"
+        elif [ "$wl" = W7-TLS ]; then
+            # https_server PORT CERT KEY; nginx_server.sh tls CERT KEY PORT
+            if [ "$impl" = nginx ]; then
+                sargs="" scheme=https run_http "$impl" "$@" tls "$tmp/cert.pem" "$tmp/key.pem"
+            else
+                sargs="$tmp/cert.pem $tmp/key.pem" scheme=https run_http "$impl" "$@"
+            fi
         else
             $pin0 "$@" </dev/null >>"$raw" || echo "bench: $impl $wl failed" >&2
         fi
@@ -202,7 +228,7 @@ function med_of(key,   m, a, b, t) {
 }
 function has(wl, impl, metric) { return ((wl SUBSEP impl SUBSEP metric) in med) }
 function get(wl, impl, metric) { return med[wl, impl, metric] }
-# A goal on a coio/peer ratio: "<=" for times, ">=" for throughput. The peer's
+# A goal on a coio/peer ratio: "<=" for times, ">=" for throughput. The peer
 # figure is its row of the same metric, or of pmetric when given.
 function goal(wl, metric, peer, op, bound, pmetric,   r, ok, label) {
     if (pmetric == "") pmetric = metric
@@ -244,7 +270,7 @@ END {
         printf "%-8s %-12s %-16s %12.2f %-10s %.2f - %.2f\n", f[1], f[2], f[3], m, unit[key], lo, hi
         printf "%s,%s,%s,%.3f,%s,%d,%.3f,%.3f\n", f[1], f[2], f[3], m, unit[key], n[key], lo, hi > csv
     }
-    np = split("ucontext fcontext epoll libuv go asyncio", peer, " ")
+    np = split("ucontext fcontext epoll libuv go asyncio nginx", peer, " ")
     print ""
     print "coio/peer, medians of this run (times: < 1 means coio is faster; requests/s: > 1)"
     printf "%-8s %-12s %-16s", "workload", "coio", "metric"
@@ -281,7 +307,7 @@ END {
     goal("W5", "requests/s", "go", ">=", 1.05)
     goal("W6", "schedule+cancel", "libuv", "<=", 1.0)
     print ""
-    print "goals (issue 11): raw switches against fcontext's symmetric switch, asym against Boost's asym"
+    print "goals (issue 11): raw switches against the fcontext symmetric switch, asym against the Boost asym"
     goal("W1", "raw switch asym", "fcontext", "<=", 1.0, "raw switch")
     goal("W1", "asym fp flags", "fcontext", "<=", 1.0, "raw switch")
     goal("W1", "raw switch asym", "fcontext", "<=", 0.1)
@@ -299,6 +325,12 @@ END {
     print "streams (issue 6)"
     rps("W5", "coio-streams", "epoll")
     rps("W7", "coio", "epoll")
+    print ""
+    print "goals (issue 14): W7 plain and over TLS 1.3 against nginx (1 worker)"
+    goal("W7", "requests/s", "nginx", ">=", 1.0)
+    goal("W7", "p99 latency", "nginx", "<=", 1.2)
+    goal("W7-TLS", "requests/s", "nginx", ">=", 1.0)
+    goal("W7-TLS", "p99 latency", "nginx", "<=", 1.2)
 }' "$raw"
 echo
 echo "written: $csv"

@@ -887,6 +887,7 @@ COIO_API int coio_remove_signal_handler(int sig);
 typedef struct coio_reader coio_reader;
 typedef struct coio_writer coio_writer;
 typedef struct coio_server coio_server;
+typedef struct coio_tls_context coio_tls_context; /* TLS section below */
 
 /* A byte string: separators for readuntil, pieces for writelines. */
 typedef struct {
@@ -926,6 +927,13 @@ typedef struct {
     int reuse_address;  /* server: SO_REUSEADDR, on unless < 0 */
     int reuse_port;     /* server: SO_REUSEPORT when > 0 (one loop per core on one port) */
     size_t stack_size;  /* server: the client tasks' stack; 0 gives COIO_STACK_DEFAULT */
+    /* TLS (section "TLS" below); all ignored while tls is NULL. */
+    coio_tls_context *tls;       /* TLS over the connection(s): ssl= */
+    const char *server_hostname; /* client: SNI and the name to verify; NULL: the host
+                                    argument; "": no SNI, no host-name check */
+    double tls_handshake_timeout; /* seconds, 0: 60 (ssl_handshake_timeout) */
+    double tls_shutdown_timeout;  /* seconds for our close_notify to go out, 0: 30,
+                                     < 0: none is waited for (ssl_shutdown_timeout) */
 } coio_stream_opts;
 
 /* -- Reader (asyncio.StreamReader) -----------------------------------------
@@ -1058,7 +1066,9 @@ COIO_API void coio_writer_release(coio_writer *w);
    errno: coio_sendfile's errors, EBUSY (another sendfile runs on w), ECONNRESET
    (closed, or closed meanwhile), EPIPE/ECONNRESET (peer gone: the writer's
    error from now on), the writer's error, ETIMEDOUT (coio_writer_set_timeout).
-   Either way fd's position is left at offset + bytes sent (SF2). */
+   Either way fd's position is left at offset + bytes sent (SF2). Over TLS the
+   file goes through the writer in 64 KiB pieces (SF3), or -1/EOPNOTSUPP with
+   COIO_SENDFILE_NO_FALLBACK. */
 COIO_API ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count, int flags);
 /* Per-operation timeout of the writer's waiting calls (drain, wait_closed,
    coio_writer_sendfile), as coio_reader_set_timeout: a call not done within
@@ -1186,6 +1196,115 @@ COIO_API int coio_server_sockname(const coio_server *s, size_t i, struct sockadd
 COIO_API int coio_server_port(const coio_server *s);
 /* Close it and give the handle back; the memory goes once the clients are done. */
 COIO_API void coio_server_release(coio_server *s);
+
+/* -- TLS (asyncio's ssl=, server_hostname=, start_tls) ---------------------
+   Over OpenSSL 3, built when the Makefile finds it with pkg-config (make TLS=0
+   leaves it out: then every function here fails with ENOTSUP, or returns NULL
+   with errno ENOTSUP). A TLS stream is used exactly as a plain one (every reader
+   and writer call works), with these differences:
+     - the handshake runs inside coio_open_connection / coio_writer_start_tls, and
+       for a server before client_connected_cb is called (a client whose
+       handshake fails is closed quietly and the callback never runs);
+     - the peer's close_notify is EOF; a peer that closes the connection without
+       it ends the stream with ECONNRESET (TLS3): every byte received is still
+       delivered (a partial readexactly/readuntil is ENODATA as at EOF), and the
+       call that would have seen the bare EOF fails with ECONNRESET;
+     - no half-close (TLS4): coio_writer_can_write_eof is 0, write_eof fails
+       with ENOTSUP;
+     - close (writer close/release, the server's handler returning) sends
+       close_notify, waiting at most opts->tls_shutdown_timeout for room in the
+       socket, and does not wait for the peer's;
+     - coio_writer_fd gives the socket, which must not be read or written.
+   The errors TLS adds to the calls that connect, accept or upgrade:
+     EBADMSG      the peer's certificate failed verification (untrusted,
+                  self-signed, expired, wrong host name...);
+     ECONNABORTED the handshake failed otherwise (no shared protocol or cipher, an
+                  alert, the peer closed or reset the connection mid-handshake);
+     ETIMEDOUT    the handshake took longer than opts->tls_handshake_timeout;
+     EINVAL       the context lacks the role (a server context given to
+                  coio_open_connection, a client one to coio_start_server);
+   and to reads and writes after it: EPROTO (a TLS protocol error: bad record,
+   unexpected message), ECONNRESET (unclean close, above). The OpenSSL reason
+   text of the last failure is coio_stream_tls_error(). A cancel during the
+   handshake returns ECANCELED with the connection closed and nothing leaked; a
+   cancelled read leaves the stream usable with nothing lost, as over TCP (ST6),
+   and releasing the handles closes it. */
+
+#define COIO_TLS_CLIENT 1       /* coio_tls_context_new roles (or both) */
+#define COIO_TLS_SERVER 2
+#define COIO_TLS_VERIFY_NONE 0  /* verify modes: Python's CERT_NONE, */
+#define COIO_TLS_VERIFY_OPTIONAL 1 /* CERT_OPTIONAL (server: ask, accept none), */
+#define COIO_TLS_VERIFY_REQUIRED 2 /* CERT_REQUIRED */
+#define COIO_TLS_1_2 0x0303     /* protocol versions for set_min_version */
+#define COIO_TLS_1_3 0x0304
+
+/* A new context for role COIO_TLS_CLIENT, COIO_TLS_SERVER or both (which one
+   is used then: the side of the connection; start_tls: a stream accepted by a
+   server is the server). Defaults, as ssl.create_default_context(): minimum
+   TLS 1.2; a client verifies the peer's chain against the system store and the
+   host name (COIO_TLS_VERIFY_REQUIRED, check_hostname on); a server asks for
+   no client certificate. The caller owns the reference (release); streams and
+   servers take their own. NULL with errno EINVAL (bad role), ENOMEM, ENOTSUP. */
+COIO_API coio_tls_context *coio_tls_context_new(int role);
+/* Wrap the caller's SSL_CTX * (for anything the calls below do not cover); a
+   reference to it is taken (SSL_CTX_up_ref). Its verify mode is read as is; a
+   client context that verifies also checks host names. NULL with EINVAL
+   (NULL, bad role), ENOMEM, ENOTSUP. */
+COIO_API coio_tls_context *coio_tls_context_from_ssl_ctx(void *ssl_ctx, int role);
+/* The SSL_CTX * inside (borrowed), NULL for NULL. */
+COIO_API void *coio_tls_context_ssl_ctx(coio_tls_context *ctx);
+/* Another reference (returns ctx); release drops one, the last frees it.
+   Both are thread-safe. */
+COIO_API coio_tls_context *coio_tls_context_ref(coio_tls_context *ctx);
+COIO_API void coio_tls_context_release(coio_tls_context *ctx);
+/* The certificate chain (PEM, leaf first) and its private key (PEM; NULL: in
+   certfile). 0, or -1 with errno: the file's open error (ENOENT, EACCES),
+   EINVAL (NULL, not PEM, the key does not match), ENOTSUP. */
+COIO_API int coio_tls_context_load_cert_chain(coio_tls_context *ctx, const char *certfile,
+                                             const char *keyfile);
+/* Trust the CA certificates in cafile (PEM) and/or capath (a hashed directory);
+   both NULL: the system's default store. 0, or -1 with errno as above. */
+COIO_API int coio_tls_context_load_verify_locations(coio_tls_context *ctx, const char *cafile,
+                                                   const char *capath);
+/* Verify mode COIO_TLS_VERIFY_*. EINVAL for another value or NONE while host
+   names are checked (as Python). */
+COIO_API int coio_tls_context_set_verify(coio_tls_context *ctx, int mode);
+/* Check the server's host name (client); on with verify NONE sets REQUIRED.
+   -1/EINVAL for NULL. */
+COIO_API int coio_tls_context_set_check_hostname(coio_tls_context *ctx, int on);
+/* Minimum protocol version COIO_TLS_1_2 or COIO_TLS_1_3; EINVAL else. */
+COIO_API int coio_tls_context_set_min_version(coio_tls_context *ctx, int version);
+/* ALPN: the protocols offered (client) or accepted in order of preference
+   (server: the first of these the client offers); n = 0 clears. EINVAL for a
+   NULL, empty or over-255-byte name, ENOMEM. */
+COIO_API int coio_tls_context_set_alpn(coio_tls_context *ctx, const char *const *protos, size_t n);
+
+/* STARTTLS (asyncio's StreamWriter.start_tls): wait until what the writer holds
+   is sent, then run the TLS handshake over the connection in place, with
+   opts->server_hostname and the timeouts of opts (may be NULL; the role: see
+   coio_tls_context_new). The reader then reads the decrypted stream. 0, or -1
+   with errno: the handshake errors above (the connection is then closed),
+   EALREADY (already TLS), EBUSY (a read is in progress, or the reader holds
+   unread bytes: they would belong to the handshake), EINVAL (NULL, not in a
+   task, no fd, ctx lacks the role), the writer's errors, ECANCELED, ENOTSUP. */
+COIO_API int coio_writer_start_tls(coio_writer *w, coio_tls_context *ctx,
+                                   const coio_stream_opts *opts);
+/* The OpenSSL reason text of w's last TLS failure; w NULL: of the calling
+   thread's last TLS failure (after a failed coio_open_connection or
+   start_tls). NULL if none. Valid until the next TLS call. */
+COIO_API const char *coio_stream_tls_error(const coio_writer *w);
+/* The session's facts (asyncio's get_extra_info): "TLSv1.3"...; the cipher
+   ("TLS_AES_256_GCM_SHA384"...); the ALPN protocol chosen. NULL when w is NULL,
+   not TLS (or closed), or (alpn) none was chosen. */
+COIO_API const char *coio_writer_tls_version(const coio_writer *w);
+COIO_API const char *coio_writer_tls_cipher(const coio_writer *w);
+COIO_API const char *coio_writer_tls_alpn(const coio_writer *w);
+/* The peer certificate's subject, RFC 2253 ("CN=localhost,O=coio"), into buf.
+   Its length, or -1 with errno EINVAL (not TLS, NULL), ENOENT (the peer sent no
+   certificate), ENOBUFS (len too small), ENOTSUP. */
+COIO_API int coio_writer_tls_peer_subject(const coio_writer *w, char *buf, size_t len);
+/* The SSL * of a TLS stream (ssl_object), borrowed; NULL if not TLS. */
+COIO_API void *coio_writer_ssl(const coio_writer *w);
 
 /* -- Datagram endpoints (asyncio.create_datagram_endpoint) -------------------
    Coroutine style, as the streams: a task receives one datagram per

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "coio_int.h"
 #include "dump.h"
+#include "transport.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -127,6 +128,8 @@ struct coio_reader {
     uint8_t fed;            /* no fd: data comes from coio_reader_feed_* */
     uint8_t held;           /* the user holds the handle */
     int err;                /* set_error or a read error (ECONNRESET ...): sticky */
+    int eof_err;            /* reported at EOF instead of 0 once the buffer is read
+                               (TLS3: ECONNRESET, the peer left without close_notify) */
     struct coio__task *waiter; /* the task inside a read call (one at a time: EBUSY) */
     struct coio__list fedq;    /* a fed reader's waiter (struct lwait) */
     double timeout;         /* coio_reader_set_timeout: bound of each read call, 0: none */
@@ -150,9 +153,9 @@ struct coio_writer {
 };
 
 struct stream {
-    int fd;                 /* -1 once closed (or for a fed reader) */
+    struct coio__transport tp; /* fd (-1 once closed, or for a fed reader), TLS */
     int refs;               /* reader handle + writer handle + flusher */
-    uint8_t sock;           /* send(MSG_NOSIGNAL) works; else write() with SIGPIPE held */
+    uint8_t server_side;    /* accepted by a server (start_tls's default role) */
     uint8_t has_reader, has_writer;
     uint8_t closed;
     coio_reader r;
@@ -172,10 +175,8 @@ static void stream_finish_close(struct stream *s)
     s->r.eof = 1;
     interrupt(s->r.waiter, EINTR);
     wake_all(&s->r.fedq);
-    if (s->fd >= 0) {
-        coio_close(s->fd);
-        s->fd = -1;
-    }
+    if (s->tp.fd >= 0)
+        s->tp.ops->close(&s->tp);
     s->w.len = s->w.off = 0;
     wake_all(&s->w.drainers);
     wake_all(&s->w.closers);
@@ -196,24 +197,13 @@ static struct stream *stream_new(int fd, size_t limit)
     struct stream *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->fd = fd;
+    coio__transport_fd_init(&s->tp, fd);
     s->r.limit = limit ? limit : COIO_STREAM_LIMIT;
     s->w.high = DEFAULT_HIGH;
     s->w.low = DEFAULT_HIGH / 4;
     coio__list_init(&s->r.fedq);
     coio__list_init(&s->w.drainers);
     coio__list_init(&s->w.closers);
-    if (fd >= 0) {
-        int type;
-        socklen_t tl = sizeof type;
-        s->sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
-        if (s->sock)
-            coio__sock_nosigpipe(fd);
-        int fl = fcntl(fd, F_GETFL);
-        if (fl >= 0 && !(fl & O_NONBLOCK))
-            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
     return s;
 }
 
@@ -278,8 +268,13 @@ static int reader_fill(coio_reader *r)
         errno = r->err;
         return -1;
     }
-    if (r->eof)
+    if (r->eof) {
+        if (r->eof_err && r->len == 0) {
+            errno = r->eof_err;
+            return -1;
+        }
         return 0;
+    }
     struct stream *s = of_reader(r);
     struct coio__task *self = coio__self();
     if (r->fed) {
@@ -301,15 +296,15 @@ static int reader_fill(coio_reader *r)
         }
         return r->len > before ? 1 : r->eof ? 0 : 1;
     }
-    if (s->fd < 0) {
+    if (s->tp.fd < 0) {
         r->eof = 1;
         return 0;
     }
     if (reader_reserve(r, READ_CHUNK) < 0)
         return -1;
     r->waiter = self;
-    ssize_t n = coio__read_until(s->fd, r->buf + r->off + r->len, r->cap - r->off - r->len,
-                                 r->deadline);
+    ssize_t n = s->tp.ops->read(&s->tp, r->buf + r->off + r->len, r->cap - r->off - r->len,
+                                r->deadline);
     int e = errno;
     r->waiter = NULL;
     if (n < 0 && e == ECANCELED) { /* a delivered cancel is reported, even over an error */
@@ -324,6 +319,17 @@ static int reader_fill(coio_reader *r)
     }
     if (n > 0)
         return 1;
+    if (n < 0 && s->tp.unclean_eof) {
+        /* TLS3: the peer left without close_notify. An EOF whose end is told as
+           ECONNRESET: every byte received is still delivered (a partial read is
+           ENODATA as at EOF); a call that would see the bare EOF fails instead. */
+        r->eof = 1;
+        r->eof_err = e;
+        if (r->len)
+            return 0;
+        errno = e;
+        return -1;
+    }
     if (n == 0 || r->eof || s->closed) {
         r->eof = 1;
         return 0;
@@ -602,6 +608,10 @@ static ssize_t readuntil(coio_reader *r, void *buf, size_t cap, const coio_bytes
                 return -1;
             }
         }
+        if (r->eof && r->eof_err && r->len == 0) {
+            errno = r->eof_err; /* TLS3: the end of an unclean close */
+            return -1;
+        }
         if (r->eof) {
             /* IncompleteReadError(all buffered bytes, None); the buffer empties. */
             if (r->len > cap) {
@@ -687,26 +697,11 @@ void coio_reader_release(coio_reader *r)
 
 /* ---- writer --------------------------------------------------------------------------- */
 
-/* One nonblocking send: bytes sent, or -1 with errno (EAGAIN included). Pipes are
-   written with SIGPIPE blocked, and a SIGPIPE this write raised is taken back, so a
-   vanished reader gives EPIPE and never the signal (ST9). */
+/* One nonblocking send through the transport: bytes sent, or -1 with errno
+   (EAGAIN included: s->tp.want says what to wait for). */
 static ssize_t raw_send(struct stream *s, const void *p, size_t n)
 {
-    for (;;) {
-        ssize_t k;
-        if (s->sock) {
-            k = coio__sock_send(s->fd, p, n); /* MSG_NOSIGNAL or the like (io.c) */
-            if (k < 0 && errno == ENOTSOCK) {
-                s->sock = 0;
-                continue;
-            }
-        } else {
-            k = coio__write_nosigpipe(s->fd, p, n);
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        return k;
-    }
+    return s->tp.ops->send(&s->tp, p, n);
 }
 
 static void writer_fail(struct stream *s, int e)
@@ -720,11 +715,9 @@ static void writer_shutdown_wr(struct stream *s)
 {
     s->w.eof_pending = 0;
     s->w.eof_sent = 1;
-    if (s->fd < 0)
+    if (s->tp.fd < 0)
         return;
-    if (s->sock)
-        shutdown(s->fd, SHUT_WR);
-    else
+    if (s->tp.ops->shutdown_wr(&s->tp) > 0)
         stream_finish_close(s); /* a pipe's only EOF is its close */
 }
 
@@ -745,7 +738,7 @@ static void *flusher(void *arg)
     coio_writer *w = &s->w;
     struct guard g;
     guard_push(&g, flusher_never_ran, s);
-    while (w->len && !w->err && s->fd >= 0) {
+    while (w->len && !w->err && s->tp.fd >= 0) {
         ssize_t k = raw_send(s, w->buf + w->off, w->len);
         if (k > 0) {
             w->off += (size_t)k;
@@ -760,10 +753,10 @@ static void *flusher(void *arg)
             writer_fail(s, errno);
             break;
         }
-        if (coio_wait_writable(s->fd, -1) < 0) {
+        if (coio__transport_wait(&s->tp, -1) < 0) {
             if (errno == ECANCELED)
                 break; /* loop shutdown: the data stays; release closes the fd */
-            if (s->fd >= 0 && errno != EBADF)
+            if (s->tp.fd >= 0 && errno != EBADF)
                 writer_fail(s, errno);
             break;
         }
@@ -954,6 +947,45 @@ int coio_writer_set_write_buffer_limits(coio_writer *w, size_t high, size_t low)
 
 size_t coio_writer_buffer_size(const coio_writer *w) { return w ? w->len : 0; }
 
+/* sendfile's fallback over a transport that cannot take it (TLS): the file through
+   the writer in 64 KiB pieces, each drained; the file position ends at offset + the
+   bytes sent (SF2). */
+static ssize_t writer_copy_file(coio_writer *w, int fd, off_t offset, size_t count)
+{
+    char *buf = malloc(64 * 1024);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t sent = 0;
+    ssize_t rc = 0;
+    while (count == 0 || sent < count) {
+        size_t want = 64 * 1024;
+        if (count && count - sent < want)
+            want = count - sent;
+        ssize_t k = pread(fd, buf, want, offset + (off_t)sent);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = k;
+            break;
+        }
+        if (coio_writer_write(w, buf, (size_t)k) < 0 || coio_writer_drain(w) < 0) {
+            rc = -1;
+            break;
+        }
+        sent += (size_t)k;
+    }
+    int e = errno;
+    free(buf);
+    lseek(fd, offset + (off_t)sent, SEEK_SET);
+    if (rc < 0 && sent == 0) {
+        errno = e;
+        return -1;
+    }
+    return (ssize_t)sent;
+}
+
 /* SF1-SF4 on a stream: wait until what the writer holds is sent (nothing may overtake
    it), then send the file range on the fd itself. Writes made meanwhile (by other
    tasks) only queue, and go out after it. */
@@ -987,12 +1019,15 @@ ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count,
         if (writer_check(w) < 0)
             return -1;
     }
-    if (s->fd < 0) {
+    if (s->tp.fd < 0) {
         errno = ECONNRESET;
         return -1;
     }
+    if (s->tp.tls) /* SF3: TLS has no sendfile(2): read + write, or EOPNOTSUPP */
+        return (flags & COIO_SENDFILE_NO_FALLBACK) ? (errno = EOPNOTSUPP, -1)
+                                                   : writer_copy_file(w, fd, offset, count);
     w->sendfiling = 1;
-    ssize_t n = coio__sendfile(s->fd, fd, offset, count, flags, deadline);
+    ssize_t n = coio__sendfile(s->tp.fd, fd, offset, count, flags, deadline);
     int e = errno;
     w->sendfiling = 0;
     if (n < 0 && s->closed) {
@@ -1007,7 +1042,10 @@ ssize_t coio_writer_sendfile(coio_writer *w, int fd, off_t offset, size_t count,
     return n;
 }
 
-int coio_writer_can_write_eof(const coio_writer *w) { return w != NULL; }
+int coio_writer_can_write_eof(const coio_writer *w)
+{
+    return w && of_writer((coio_writer *)w)->tp.ops->shutdown_wr;
+}
 
 int coio_writer_write_eof(coio_writer *w)
 {
@@ -1016,6 +1054,10 @@ int coio_writer_write_eof(coio_writer *w)
         return -1;
     }
     struct stream *s = of_writer(w);
+    if (!s->tp.ops->shutdown_wr) { /* TLS cannot half-close (TLS4) */
+        errno = ENOTSUP;
+        return -1;
+    }
     if (w->closing || s->closed) {
         errno = ECONNRESET;
         return -1;
@@ -1040,7 +1082,7 @@ int coio_writer_close(coio_writer *w)
     if (w->closing)
         return 0;
     w->closing = 1;
-    if (w->len == 0 || w->err || s->fd < 0 || ensure_flusher(s) < 0)
+    if (w->len == 0 || w->err || s->tp.fd < 0 || ensure_flusher(s) < 0)
         stream_finish_close(s);
     return 0;
 }
@@ -1076,11 +1118,11 @@ static int writer_name(coio_writer *w, struct sockaddr *sa, socklen_t *len, bool
         return -1;
     }
     struct stream *s = of_writer(w);
-    if (s->fd < 0) {
+    if (s->tp.fd < 0) {
         errno = EBADF;
         return -1;
     }
-    return peer ? getpeername(s->fd, sa, len) : getsockname(s->fd, sa, len);
+    return peer ? getpeername(s->tp.fd, sa, len) : getsockname(s->tp.fd, sa, len);
 }
 
 int coio_writer_peername(coio_writer *w, struct sockaddr *sa, socklen_t *len)
@@ -1093,7 +1135,7 @@ int coio_writer_sockname(coio_writer *w, struct sockaddr *sa, socklen_t *len)
     return writer_name(w, sa, len, false);
 }
 
-int coio_writer_fd(const coio_writer *w) { return w ? of_writer((coio_writer *)w)->fd : -1; }
+int coio_writer_fd(const coio_writer *w) { return w ? of_writer((coio_writer *)w)->tp.fd : -1; }
 
 void coio_writer_release(coio_writer *w)
 {
@@ -1229,6 +1271,142 @@ static void set_nodelay(int fd, const coio_stream_opts *opts)
     }
 }
 
+/* ---- TLS on a stream (tls.c does the TLS; transport.h) ---------------------------- */
+
+/* Put TLS on s's connection and run the handshake (the transport closes on failure
+   by the caller). */
+static int stream_tls(struct stream *s, coio_tls_context *ctx, const char *hostname,
+                      bool server_side, const coio_stream_opts *opts)
+{
+    if (coio__tls_attach(&s->tp, ctx, hostname, server_side, opts) < 0)
+        return -1;
+    return coio__tls_handshake(&s->tp, opts ? opts->tls_handshake_timeout : 0);
+}
+
+struct pair {
+    coio_reader **r;
+    coio_writer **w;
+};
+
+static void release_pair(void *arg)
+{
+    struct pair *p = arg;
+    coio_writer_release(*p->w);
+    coio_reader_release(*p->r);
+    *p->w = NULL;
+    *p->r = NULL;
+}
+
+/* The client's handshake when opts ask for TLS (TLS1: server_hostname defaults to
+   the host; needed when there is none and host names are checked). On failure r
+   and w are released (the connection closes) and errno tells why. */
+static int open_tls(const coio_stream_opts *opts, const char *host, coio_reader **r,
+                    coio_writer **w)
+{
+    if (!opts || !opts->tls)
+        return 0;
+    const char *name = opts->server_hostname ? opts->server_hostname : host;
+    int rc;
+    if (!name && coio__tls_context_checks_host(opts->tls)) {
+        errno = EINVAL;
+        rc = -1;
+    } else {
+        struct pair pair = {r, w};
+        struct guard g; /* the task ending mid-handshake (loop close) closes it */
+        guard_push(&g, release_pair, &pair);
+        rc = stream_tls(of_writer(*w), opts->tls, name, false, opts);
+        guard_pop(&g);
+    }
+    if (rc < 0) {
+        int e = errno;
+        coio_writer_release(*w);
+        coio_reader_release(*r);
+        *w = NULL;
+        *r = NULL;
+        errno = e;
+    }
+    return rc;
+}
+
+int coio_writer_start_tls(coio_writer *w, coio_tls_context *ctx, const coio_stream_opts *opts)
+{
+    struct coio__task *self = coio__self();
+    if (!w || !ctx || !self) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct stream *s = of_writer(w);
+    if (s->tp.tls) {
+        errno = EALREADY;
+        return -1;
+    }
+    if (s->has_reader && (s->r.waiter || s->r.len)) {
+        errno = EBUSY;
+        return -1;
+    }
+    while (w->len) { /* what was written in the clear goes first */
+        if (writer_check(w) < 0 || ensure_flusher(s) < 0)
+            return -1;
+        int code = lwait_park(self, &w->drainers);
+        if (code) {
+            errno = code;
+            return -1;
+        }
+    }
+    if (writer_check(w) < 0)
+        return -1;
+    if (s->tp.fd < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int role = coio__tls_context_role(ctx);
+    bool server_side = role == COIO_TLS_SERVER || (role != COIO_TLS_CLIENT && s->server_side);
+    s->refs++; /* the handles may be released by another task meanwhile */
+    int rc = stream_tls(s, ctx, opts ? opts->server_hostname : NULL, server_side, opts);
+    int e = errno;
+    if (rc < 0 && e != EINVAL && e != EALREADY && e != ENOTSUP)
+        stream_finish_close(s); /* asyncio closes the transport of a failed start_tls */
+    stream_unref(s);
+    errno = e;
+    return rc;
+}
+
+const char *coio_stream_tls_error(const coio_writer *w)
+{
+    if (!w)
+        return coio__tls_last_error();
+    return coio__tls_error(&of_writer((coio_writer *)w)->tp);
+}
+
+const char *coio_writer_tls_version(const coio_writer *w)
+{
+    return w ? coio__tls_version(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
+const char *coio_writer_tls_cipher(const coio_writer *w)
+{
+    return w ? coio__tls_cipher(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
+const char *coio_writer_tls_alpn(const coio_writer *w)
+{
+    return w ? coio__tls_alpn(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
+int coio_writer_tls_peer_subject(const coio_writer *w, char *buf, size_t len)
+{
+    if (!w) {
+        errno = EINVAL;
+        return -1;
+    }
+    return coio__tls_peer_subject(&of_writer((coio_writer *)w)->tp, buf, len);
+}
+
+void *coio_writer_ssl(const coio_writer *w)
+{
+    return w ? coio__tls_ssl(&of_writer((coio_writer *)w)->tp) : NULL;
+}
+
 int coio_open_connection(const char *host, int port, const coio_stream_opts *opts, coio_reader **r,
                          coio_writer **w)
 {
@@ -1260,7 +1438,7 @@ int coio_open_connection(const char *host, int port, const coio_stream_opts *opt
             errno = ENOMEM;
             return -1;
         }
-        return 0;
+        return open_tls(opts, host, r, w);
     }
     freeaddrinfo(res);
     errno = err;
@@ -1302,7 +1480,7 @@ int coio_open_unix_connection(const char *path, const coio_stream_opts *opts, co
         errno = e;
         return -1;
     }
-    return 0;
+    return open_tls(opts, NULL, r, w);
 }
 
 /* ---- servers -------------------------------------------------------------------------- */
@@ -1330,6 +1508,7 @@ static void server_unref(coio_server *s)
 {
     if (--s->refs > 0)
         return;
+    coio_tls_context_release(s->opts.tls);
     free(s->fds);
     free(s->acceptors);
     free(s->path);
@@ -1379,6 +1558,12 @@ static void *client_main(void *arg)
 {
     struct client *c = arg;
     guard_push(&c->g, client_abandoned, c);
+    if (c->srv->opts.tls &&
+        stream_tls(of_writer(c->w), c->srv->opts.tls, NULL, true, &c->srv->opts) < 0) {
+        guard_pop(&c->g); /* the handshake failed: close quietly, no callback */
+        client_end(c);
+        return NULL;
+    }
     int rc = c->srv->cb(c->r, c->w, c->srv->arg);
     int e = errno;
     guard_pop(&c->g);
@@ -1424,6 +1609,7 @@ static void start_client(coio_server *s, int fd)
         return;
     }
     c->srv = s;
+    of_writer(c->w)->server_side = 1;
     s->refs++;
     s->nactive++;
     coio__list_push(&s->clients, &c->link);
@@ -1489,6 +1675,10 @@ static void acceptor_never_ran(void *arg)
 
 static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_opts *opts, size_t n)
 {
+    if (opts && opts->tls && !(coio__tls_context_role(opts->tls) & COIO_TLS_SERVER)) {
+        errno = EINVAL; /* a client-only TLS context */
+        return NULL;
+    }
     coio_server *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
@@ -1508,6 +1698,8 @@ static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_o
     s->arg = arg;
     if (opts)
         s->opts = *opts;
+    s->opts.server_hostname = NULL; /* not ours to keep */
+    coio__tls_context_ref(s->opts.tls);
     coio__list_init(&s->closers);
     coio__list_init(&s->serving);
     coio__list_init(&s->clients);

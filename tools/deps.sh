@@ -4,8 +4,8 @@
 # fresh Debian has no sudo) and as a user (through sudo).
 set -e
 case "$1" in
-check) pkgs="build-essential check pkg-config curl socat netcat-openbsd wrk gdb" ;;
-bench) pkgs="build-essential g++ libboost-context-dev libuv1-dev golang-go python3 wrk" ;;
+check) pkgs="build-essential check pkg-config curl socat netcat-openbsd wrk gdb libssl-dev openssl" ;;
+bench) pkgs="build-essential g++ libboost-context-dev libuv1-dev golang-go python3 wrk libssl-dev openssl nginx-light" ;;
 *)
     echo "usage: sh tools/deps.sh check|bench" >&2
     exit 2
