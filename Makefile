@@ -208,7 +208,7 @@ DEBUG_EXAMPLES := $(if $(EXAMPLES_DEBUG),$(BUILD)/examples/hang_demo)
 
 # ThreadSanitizer runs code several times slower: more time for the suites
 # that start tens of thousands of tasks, and slack for the timing bounds.
-TSAN_ENV := $(if $(filter thread,$(SANITIZE)),CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4} \
+TSAN_ENV := $(if $(filter thread,$(SANITIZE)),CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-8} \
   COIO_TEST_SLACK=$${COIO_TEST_SLACK:-2})
 
 check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES) $(DEBUG_EXAMPLES)

@@ -574,6 +574,9 @@ static void *crash_page;
     (WIFEXITED(st) && (WEXITSTATUS(st) == 42 || (RUNNING_ON_VALGRIND && WEXITSTATUS(st) == 99)))
 #if defined(__SANITIZE_ADDRESS__)
 #define DIED_OF(st, sig) (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+#elif defined(COIO_TEST_TSAN)
+/* ThreadSanitizer reports the deadly signal after coio's report, and exits 66. */
+#define DIED_OF(st, sig) (WIFEXITED(st) && WEXITSTATUS(st) == 66)
 #else
 /* Under valgrind the faulting read is also a memcheck error: exit 99. */
 #define DIED_OF(st, sig) ((WIFSIGNALED(st) && WTERMSIG(st) == (sig)) || \

@@ -12,6 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* COIO_TEST_TSAN: built with ThreadSanitizer (gcc defines __SANITIZE_THREAD__,
+   clang has the feature test). */
+#if defined(__SANITIZE_THREAD__)
+#define COIO_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COIO_TEST_TSAN 1
+#endif
+#endif
+
 #include "coio.h"
 
 /* Time bounds are multiplied by COIO_TEST_SLACK (default 1; valgrind and qemu
