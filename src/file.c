@@ -434,8 +434,11 @@ static long long run(struct fop *o)
         /* Cancelled (or the pool failed): what ran is undone where it must be. */
         if (o->kind == OP_OPEN && o->ran && o->res >= 0)
             close((int)o->res);
-        if (o->kind == OP_CLOSE && !o->ran)
-            close(o->fd);
+        if (o->kind == OP_CLOSE && !o->ran) {
+            int r = close(o->fd); /* a close always closes */
+            if (code != ECANCELED)
+                return r;
+        }
         errno = code;
         return -1;
     }
