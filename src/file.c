@@ -464,7 +464,10 @@ static bool check_off(const coio_file *f, long long off)
 
 static bool seekable(int fd)
 {
-    return lseek(fd, 0, SEEK_CUR) >= 0 || errno != ESPIPE;
+    int e = errno; /* a success leaves errno alone */
+    bool r = lseek(fd, 0, SEEK_CUR) >= 0 || errno != ESPIPE;
+    errno = e;
+    return r;
 }
 
 coio_file *coio_file_openat(int dirfd, const char *path, int flags, mode_t mode)
