@@ -622,8 +622,9 @@ COIO_HIDDEN void coio__sigint_run_end(coio_loop *l, struct coio__run_sigint *rs)
 
 /* Files on io_uring (file.c): the loop hands the queued SQEs to the kernel
    (one io_uring_enter, none when nothing is queued) and takes completions
-   (no system call); loop close, after the tasks, closes the ring. */
-COIO_HIDDEN void coio__file_submit(coio_loop *l);
+   (no system call); loop close, after the tasks, closes the ring. submit
+   returns true when SQEs stay queued (the kernel refused them for now). */
+COIO_HIDDEN bool coio__file_submit(coio_loop *l);
 COIO_HIDDEN void coio__file_reap(coio_loop *l);
 COIO_HIDDEN void coio__file_loop_close(coio_loop *l);
 /* coio_to_thread(fn, arg) for file operations: a loop close that finds fn

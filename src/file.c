@@ -364,14 +364,15 @@ static struct coio__ring *loop_ring(coio_loop *l)
     return r;
 }
 
-void coio__file_submit(coio_loop *l)
+bool coio__file_submit(coio_loop *l)
 {
-    /* A failed flush (ENOMEM, EAGAIN) leaves the SQEs queued for the next
-       iteration. */
+    /* A failed or partial flush (EAGAIN, ENOMEM) leaves SQEs queued for the
+       next iteration, which the loop then starts within 1 ms. */
     if (coio__ring_pending(l->ring))
         coio__ring_flush(l->ring);
     if (l->ring_inflight)
         coio__ring_reap(l->ring, rop_complete, l);
+    return coio__ring_pending(l->ring) != 0;
 }
 
 void coio__file_reap(coio_loop *l)
@@ -400,7 +401,7 @@ static int ring_run(struct coio__task *self, struct fop *o, int *code)
     (void)self, (void)o, (void)code;
     return 0;
 }
-void coio__file_submit(coio_loop *l) { (void)l; }
+bool coio__file_submit(coio_loop *l) { (void)l; return false; }
 void coio__file_reap(coio_loop *l) { (void)l; }
 void coio__file_loop_close(coio_loop *l) { (void)l; }
 #endif

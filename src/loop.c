@@ -341,8 +341,7 @@ static void run_once(coio_loop *l)
 {
     /* File operations queued by the last batch go to the kernel in one
        io_uring_enter; those it completed right away are taken too. */
-    if (l->ring)
-        coio__file_submit(l);
+    bool ring_stalled = l->ring && coio__file_submit(l);
     int64_t timeout;
     struct coio__timer *top = coio__heap_top(&l->heap);
     if (l->ready || l->stopping)
@@ -353,6 +352,9 @@ static void run_once(coio_loop *l)
         timeout = -1;
     if (timeout < 0 && top && top->when != INT64_MAX)
         timeout = 0;
+    /* SQEs the kernel refused for now (no memory): try again within 1 ms. */
+    if (COIO_UNLIKELY(ring_stalled) && (timeout < 0 || timeout > 1000000))
+        timeout = 1000000;
     /* A zero-timeout poll with no task waiting on an fd can find nothing to
        wake: skip the system call. */
     if (timeout != 0 || l->io_waiters > l->ring_ops) {
