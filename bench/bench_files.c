@@ -8,6 +8,7 @@
  *   W8b  one task, sequential 1 MiB reads, whole passes over the file: MiB/s
  *   W8c  64 tasks appending 4 KiB writes (O_APPEND) + one fdatasync per 64
  *        writes, by the task that made the 64th: ops/s (writes)
+ * W8a and W8c also give the process's CPU time (all threads) per operation.
  * Counts scale with BENCH_SCALE. */
 #include "bench.h"
 #include "coio.h"
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +28,16 @@ static char wpath[4200];
 static long long fsize;
 static long n_a, n_c;
 static double mib_b;
+
+/* CPU seconds of the whole process (every thread: the pool's, libuv's). On a
+   shared machine ops/s moves with the load; CPU per operation much less. */
+static double cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -102,9 +114,10 @@ static void *coio_main(void *arg)
     left = n_a / 10; /* warm-up: threads, ring, caches */
     run_tasks(a_task);
     left = n_a;
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = cpu_now();
     run_tasks(a_task);
     bench_row("W8a", impl, "random 4k reads", (double)n_a / (bench_now() - t0), "ops/s");
+    bench_row("W8a", impl, "cpu per read", (cpu_now() - c0) * 1e9 / (double)n_a, "ns");
     /* W8b */
     char *big = malloc(1 << 20);
     if (!big)
@@ -128,9 +141,10 @@ static void *coio_main(void *arg)
         die("open w8c");
     left = n_c;
     writes = 0;
-    t0 = bench_now();
+    t0 = bench_now(), c0 = cpu_now();
     run_tasks(c_task);
     bench_row("W8c", impl, "append 4k+fdatasync/64", (double)n_c / (bench_now() - t0), "ops/s");
+    bench_row("W8c", impl, "cpu per write", (cpu_now() - c0) * 1e9 / (double)n_c, "ns");
     coio_file_close(cf);
     unlink(wpath);
     return NULL;
@@ -149,11 +163,12 @@ static void pread_loop(void)
     for (long i = 0; i < n_a / 10; i++)
         if (pread(fd, buf, BLK, (off_t)(rnd(&s) % (uint64_t)nblk) * BLK) != BLK)
             die("pread");
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = cpu_now();
     for (long i = 0; i < n_a; i++)
         if (pread(fd, buf, BLK, (off_t)(rnd(&s) % (uint64_t)nblk) * BLK) != BLK)
             die("pread");
     bench_row("W8a", "pread", "random 4k reads", (double)n_a / (bench_now() - t0), "ops/s");
+    bench_row("W8a", "pread", "cpu per read", (cpu_now() - c0) * 1e9 / (double)n_a, "ns");
     char *big = malloc(1 << 20);
     if (!big)
         die("malloc");
@@ -174,7 +189,7 @@ static void pread_loop(void)
     if (fd < 0)
         die("open w8c");
     memset(buf, 'c', sizeof buf);
-    t0 = bench_now();
+    t0 = bench_now(), c0 = cpu_now();
     for (long i = 1; i <= n_c; i++) {
         if (write(fd, buf, BLK) != BLK)
             die("write");
@@ -182,6 +197,7 @@ static void pread_loop(void)
             die("fdatasync");
     }
     bench_row("W8c", "pread", "append 4k+fdatasync/64", (double)n_c / (bench_now() - t0), "ops/s");
+    bench_row("W8c", "pread", "cpu per write", (cpu_now() - c0) * 1e9 / (double)n_c, "ns");
     close(fd);
     unlink(wpath);
 }

@@ -217,8 +217,8 @@ function med_of(key,   m, a, b, t) {
 }
 function has(wl, impl, metric) { return ((wl SUBSEP impl SUBSEP metric) in med) }
 function get(wl, impl, metric) { return med[wl, impl, metric] }
-# A goal on a coio/peer ratio: "<=" for times, ">=" for throughput. The peer's
-# figure is its row of the same metric, or of pmetric when given.
+# A goal on a coio/peer ratio: "<=" for times, ">=" for throughput. The figure
+# of the peer is its row of the same metric, or of pmetric when given.
 function goal(wl, metric, peer, op, bound, pmetric,   r, ok, label) {
     if (pmetric == "") pmetric = metric
     label = (pmetric == metric) ? peer : (peer " " pmetric)
@@ -296,7 +296,7 @@ END {
     goal("W5", "requests/s", "go", ">=", 1.05)
     goal("W6", "schedule+cancel", "libuv", "<=", 1.0)
     print ""
-    print "goals (issue 11): raw switches against fcontext's symmetric switch, asym against Boost's asym"
+    print "goals (issue 11): raw switches against the symmetric switch of fcontext, asym against the asym one of Boost"
     goal("W1", "raw switch asym", "fcontext", "<=", 1.0, "raw switch")
     goal("W1", "asym fp flags", "fcontext", "<=", 1.0, "raw switch")
     goal("W1", "raw switch asym", "fcontext", "<=", 0.1)
@@ -316,6 +316,10 @@ END {
     goal("W8a", "random 4k reads", "pread", ">=", 0.8)
     goal("W8b", "sequential 1m reads", "pread", ">=", 0.9)
     goal("W8c", "append 4k+fdatasync/64", "libuv", ">=", 1.5)
+    print "  (CPU per operation, all threads, load-independent: coio/peer < 1 is cheaper)"
+    goal("W8a", "cpu per read", "libuv", "<=", 0.333)
+    goal("W8a", "cpu per read", "pread", "<=", 1.25)
+    goal("W8c", "cpu per write", "libuv", "<=", 0.667)
     print ""
     print "streams (issue 6)"
     rps("W5", "coio-streams", "epoll")
