@@ -30,7 +30,7 @@ static long n_a, n_c;
 static double mib_b;
 
 /* CPU seconds of the whole process (every thread: the pool's, libuv's). On a
-   shared machine ops/s moves with the load; CPU per operation much less. */
+   shared machine ops/s moves with the load; CPU per operation less so. */
 static double cpu_now(void)
 {
     struct rusage ru;

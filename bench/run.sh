@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh BUILD_DIR — run coio's seven workloads and every peer that was
+# bench/run.sh BUILD_DIR — run coio's eight workloads and every peer that was
 # built (bench/peers/build.sh), REPEAT times each, pinned with taskset; print
 # the median with min-max per figure, the coio/peer ratios and the goals of
 # issue 5, and write bench/results.csv (workload,impl,metric,value,unit,runs,min,max).
@@ -316,7 +316,7 @@ END {
     goal("W8a", "random 4k reads", "pread", ">=", 0.8)
     goal("W8b", "sequential 1m reads", "pread", ">=", 0.9)
     goal("W8c", "append 4k+fdatasync/64", "libuv", ">=", 1.5)
-    print "  (CPU per operation, all threads, load-independent: coio/peer < 1 is cheaper)"
+    print "  (CPU per operation, all threads; moves less with the load than ops/s: coio/peer < 1 is cheaper)"
     goal("W8a", "cpu per read", "libuv", "<=", 0.333)
     goal("W8a", "cpu per read", "pread", "<=", 1.25)
     goal("W8c", "cpu per write", "libuv", "<=", 0.667)
