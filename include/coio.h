@@ -1360,11 +1360,12 @@ COIO_API int coio_file_stat(coio_file *f, struct stat *st);
    EDQUOT: data was lost), ECANCELED, EINVAL (f NULL). */
 COIO_API int coio_file_close(coio_file *f);
 
-/* What loop uses for I/O: "io_uring+epoll" (files on io_uring, sockets and
-   pipes on epoll) or the poller's name alone ("epoll", "kqueue"). The ring
-   is set up the first time this or a file call asks for it; setting it up
-   fails over to the pool silently (qemu-user, valgrind, seccomp, old
-   kernels). The environment variable COIO_BACKEND=epoll (read then) keeps a
+/* What loop uses for I/O: "io_uring+epoll" (coio_file_* on io_uring;
+   coio_read/coio_write, streams and the rest on epoll) or the poller's name
+   alone ("epoll", "kqueue": coio_file_* on the thread pool). The ring is set
+   up the first time this or a file call asks for it; when that fails (qemu-
+   user, seccomp, io_uring_disabled, kernels before 5.6) the pool takes over
+   silently. The environment variable COIO_BACKEND=epoll (read then) keeps a
    loop off io_uring. Returns NULL with errno EINVAL (loop not valid or
    closed). */
 COIO_API const char *coio_loop_backend(coio_loop *loop);
