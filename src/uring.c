@@ -84,9 +84,10 @@ int coio__ring_open(struct coio__ring **rp, unsigned entries)
         errno = e;
         return -1;
     }
-    /* No NODROP (before 5.5): a full completion ring would lose completions.
-       Such kernels are not worth a second code path: use the thread pool. */
-    if (!(p.features & IORING_FEAT_NODROP)) {
+    /* No NODROP (before 5.5): a full completion ring would lose completions;
+       no RW_CUR_POS (before 5.6): no READ/WRITE/OPENAT/STATX/CLOSE opcodes
+       either. Such kernels are not worth a second code path: the pool. */
+    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_RW_CUR_POS)) {
         close(r->fd);
         free(r);
         errno = ENOSYS;
