@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh BUILD_DIR — run coio's seven workloads and every peer that was
+# bench/run.sh BUILD_DIR — run coio's eight workloads and every peer that was
 # built (bench/peers/build.sh), REPEAT times each, pinned with taskset; print
 # the median with min-max per figure, the coio/peer ratios and the goals of
 # issue 5, and write bench/results.csv (workload,impl,metric,value,unit,runs,min,max).
@@ -21,6 +21,9 @@
 #                     W7 also runs nginx (bench/nginx_server.sh: 1 worker, return 200),
 #                     and W7-TLS runs examples/https_server and nginx over TLS 1.3 with
 #                     the same certificate (made here with openssl), wrk over https
+#   W8_MIB=256        W8's file size (32 with BENCH_QUICK); made in the temporary
+#                     directory (under /tmp) and removed at exit; W8 implementations:
+#                     coio (io_uring), coio-pool (COIO_BACKEND=epoll), pread, libuv
 build=$1
 bin=$build/bench
 peers=$bin/peers
@@ -36,6 +39,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     hwarm=${W7_WARM:-0}
     hsecs=${W7_SECS:-1}
     csv=${BENCH_CSV:-$bin/results-quick.csv} # smoke figures stay out of the tree
+    w8mib=${W8_MIB:-32}
 else
     repeat=${REPEAT:-3}
     sizes=${W3_SIZES:-100000 1000000}
@@ -46,8 +50,9 @@ else
 fi
 conns=${W5_CONNS:-50}
 hconns=${W7_CONNS:-100}
-impls=${BENCH_IMPLS:-coio coio-streams ucontext fcontext epoll libuv go asyncio nginx}
-workloads=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W7-TLS}
+impls=${BENCH_IMPLS:-coio coio-streams coio-pool pread ucontext fcontext epoll libuv go asyncio nginx}
+workloads=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W7-TLS W8}
+w8mib=${w8mib:-${W8_MIB:-256}}
 export GOMAXPROCS=1
 
 # Everything runs on CPU 0; the load clients of W5 and W7 run on CPU 1.
@@ -61,6 +66,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 raw=$tmp/raw
+w8file=$tmp/w8.dat
 
 # One job per line: IMPL WORKLOAD COMMAND... (W5 commands are echo servers,
 # W7 commands HTTP servers).
@@ -84,6 +90,10 @@ libuv W7 $peers/uv_bench http
 nginx W7 bench/nginx_server.sh plain
 coio W7-TLS $build/examples/https_server
 nginx W7-TLS bench/nginx_server.sh
+coio W8 $bin/bench_files coio $w8file
+coio-pool W8 $bin/bench_files coio-pool $w8file
+pread W8 $bin/bench_files pread $w8file
+libuv W8 $peers/uv_bench files $w8file
 EOF
     for p in go:go_bench asyncio:asyncio_bench; do
         i=${p%%:*} b=$peers/${p#*:}
@@ -190,6 +200,11 @@ if want W7-TLS $workloads; then
         workloads=$(echo " $workloads " | sed 's/ W7-TLS / /')
     fi
 fi
+# W8's file, written once and left in the page cache for every run.
+if want W8 $workloads; then
+    dd if=/dev/zero of="$w8file" bs=1M count="$w8mib" status=none ||
+        { echo "bench: W8 skipped: could not write $w8file" >&2; workloads=$(echo " $workloads " | sed 's/ W8 / /'); }
+fi
 r=1
 while [ $r -le "$repeat" ]; do
     job_list | while read -r impl wl cmd; do
@@ -270,7 +285,7 @@ END {
         printf "%-8s %-12s %-16s %12.2f %-10s %.2f - %.2f\n", f[1], f[2], f[3], m, unit[key], lo, hi
         printf "%s,%s,%s,%.3f,%s,%d,%.3f,%.3f\n", f[1], f[2], f[3], m, unit[key], n[key], lo, hi > csv
     }
-    np = split("ucontext fcontext epoll libuv go asyncio nginx", peer, " ")
+    np = split("ucontext fcontext epoll libuv go asyncio nginx pread", peer, " ")
     print ""
     print "coio/peer, medians of this run (times: < 1 means coio is faster; requests/s: > 1)"
     printf "%-8s %-12s %-16s", "workload", "coio", "metric"
@@ -321,6 +336,16 @@ END {
     goal("W3-100k", "wall", "go", "<=", 0.9)
     goal("W3-warm-100k", "wall", "go", "<=", 0.7)
     goal("W3-warm-1000k", "wall", "go", "<=", 0.7)
+    print ""
+    print "goals (issue 15: files; W8a/W8c coio on io_uring, coio-pool on its thread pool)"
+    goal("W8a", "random 4k reads", "libuv", ">=", 3.0)
+    goal("W8a", "random 4k reads", "pread", ">=", 0.8)
+    goal("W8b", "sequential 1m reads", "pread", ">=", 0.9)
+    goal("W8c", "append 4k+fdatasync/64", "libuv", ">=", 1.5)
+    print "  (CPU per operation, all threads; moves less with the load than ops/s: coio/peer < 1 is cheaper)"
+    goal("W8a", "cpu per read", "libuv", "<=", 0.333)
+    goal("W8a", "cpu per read", "pread", "<=", 1.25)
+    goal("W8c", "cpu per write", "libuv", "<=", 0.667)
     print ""
     print "streams (issue 6)"
     rps("W5", "coio-streams", "epoll")

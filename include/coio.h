@@ -1614,6 +1614,97 @@ COIO_API int coio_task_print_stack(coio_task *t, FILE *out, int limit);
 COIO_API int coio_loop_set_dump_signal(coio_loop *loop, int sig);
 
 /* ======================================================================== */
+/* Files (asynchronous file I/O: io_uring, else the thread pool)             */
+/* ======================================================================== */
+/* Regular files are always "ready" to epoll, so coio_read would block the
+   loop on a slow disk. These calls suspend only the calling task while the
+   kernel works: on io_uring when the loop has a ring (Linux 5.6+, not
+   forbidden by seccomp or /proc/sys/kernel/io_uring_disabled, and
+   COIO_BACKEND is not "epoll"), else on the loop's default thread pool
+   (coio_to_thread's). Both backends have the same semantics and the same
+   errors: a program never depends on which it got (coio_loop_backend says).
+   Semantics are those of pread/pwrite: reads and writes may be short (a read
+   returns 0 at end of file), an EINTR from the kernel is retried (never
+   returned), O_APPEND appends whatever the offset (as Linux's pwrite), and an
+   offset on a file that cannot seek (pipe, socket, terminal) is ESPIPE. A
+   count above 0x7ffff000 is clamped to it (as read(2) does). Writes to files
+   that cannot seek always go to the thread pool, whose threads hold SIGPIPE
+   blocked: a gone reader is EPIPE without a signal on both backends.
+   Cancellation: a cancelled operation that has not reached the kernel never
+   runs; one the kernel has is cancelled there (IORING_OP_ASYNC_CANCEL; a pool
+   thread is never interrupted) or, if already running, completes first. In
+   every case the call returns -1/ECANCELED only once the kernel (or the pool
+   thread) is done with the buffer: the buffer, which may live on the task's
+   own stack, is never written after the task resumed. The same holds when
+   the loop closes with operations in flight (the close waits for them; a
+   pool thread blocked in a read from a pipe nobody writes keeps it waiting).
+   A cancelled write may have written (its count is lost). Outside a task the
+   calls fail with EINVAL (coio_file_close excepted). */
+typedef struct coio_file coio_file;
+struct iovec;
+struct stat;
+
+/* The offset argument meaning "at the file's current position" (read(2),
+   write(2)): the position moves by the bytes transferred. */
+#define COIO_FILE_CUR ((long long)-1)
+
+/* openat(2) relative to dirfd (AT_FDCWD: the working directory); O_CLOEXEC
+   is always added. mode is used with O_CREAT/O_TMPFILE. Returns a file, or
+   NULL with errno: openat's (ENOENT, EACCES, EEXIST, EISDIR, EMFILE, ...),
+   ECANCELED (an fd the kernel opened meanwhile is closed), EINVAL (not in a
+   task, path NULL), ENOMEM. */
+COIO_API coio_file *coio_file_openat(int dirfd, const char *path, int flags, mode_t mode);
+/* coio_file_openat(AT_FDCWD, path, flags, mode). */
+COIO_API coio_file *coio_file_open(const char *path, int flags, mode_t mode);
+/* Adopt an open fd (coio_file_close will close it); may be called outside a
+   task. Returns NULL with errno EBADF (fd not open) or ENOMEM. */
+COIO_API coio_file *coio_file_from_fd(int fd);
+/* The file's descriptor, or -1 with errno EINVAL (f NULL). */
+COIO_API int coio_file_fd(const coio_file *f);
+
+/* pread(2) (offset >= 0) or read(2) (offset COIO_FILE_CUR). Returns bytes
+   read, 0 at end of file, or -1 with errno: the call's (EBADF, EFAULT, EIO,
+   EISDIR, EAGAIN for an O_NONBLOCK pipe with nothing to read, ...), EINVAL
+   (not in a task, f NULL, offset negative and not COIO_FILE_CUR), ESPIPE
+   (offset on a file that cannot seek), ECANCELED, ENOMEM/EAGAIN (the pool
+   could not start a thread). */
+COIO_API ssize_t coio_file_read(coio_file *f, void *buf, size_t n, long long offset);
+/* pwrite(2) / write(2) likewise; errors as coio_file_read plus ENOSPC, EFBIG,
+   EDQUOT, EPIPE. */
+COIO_API ssize_t coio_file_write(coio_file *f, const void *buf, size_t n, long long offset);
+/* preadv(2)/readv(2) and pwritev(2)/writev(2); errors as above, and EINVAL for
+   iovcnt < 0 or > IOV_MAX. */
+COIO_API ssize_t coio_file_readv(coio_file *f, const struct iovec *iov, int iovcnt,
+                                 long long offset);
+COIO_API ssize_t coio_file_writev(coio_file *f, const struct iovec *iov, int iovcnt,
+                                  long long offset);
+/* fsync(2) / fdatasync(2). Returns 0 or -1 with errno: the call's (EIO,
+   ENOSPC, EROFS/EINVAL for files that cannot sync, EBADF), EINVAL (not in a
+   task, f NULL), ECANCELED, ENOMEM/EAGAIN. */
+COIO_API int coio_file_fsync(coio_file *f);
+COIO_API int coio_file_fdatasync(coio_file *f);
+/* fstat(2) into *st (statx on io_uring, converted: the same fields). Returns
+   0 or -1 with errno EBADF, EINVAL (not in a task, f or st NULL), ECANCELED,
+   ENOMEM/EAGAIN. */
+COIO_API int coio_file_stat(coio_file *f, struct stat *st);
+/* close(2) the file and free f, whatever the outcome: f is invalid after the
+   call. It is not interrupted by a cancel: the fd is closed, then the call
+   returns -1/ECANCELED if the task was cancelled meanwhile. Outside a task it
+   closes synchronously. Returns 0 or -1 with errno: close's (EIO, ENOSPC,
+   EDQUOT: data was lost), ECANCELED, EINVAL (f NULL). */
+COIO_API int coio_file_close(coio_file *f);
+
+/* What loop uses for I/O: "io_uring+epoll" (coio_file_* on io_uring;
+   coio_read/coio_write, streams and the rest on epoll) or the poller's name
+   alone ("epoll", "kqueue": coio_file_* on the thread pool). The ring is set
+   up the first time this or a file call asks for it; when that fails (qemu-
+   user, seccomp, io_uring_disabled, kernels before 5.6) the pool takes over
+   silently. The environment variable COIO_BACKEND=epoll (read then) keeps a
+   loop off io_uring. Returns NULL with errno EINVAL (loop not valid or
+   closed). */
+COIO_API const char *coio_loop_backend(coio_loop *loop);
+
+/* ======================================================================== */
 /* Short names (opt-in)                                                     */
 /* ======================================================================== */
 

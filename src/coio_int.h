@@ -373,6 +373,13 @@ struct coio_loop {
     pthread_t thread;
     coio_executor *default_ex;       /* coio_to_thread's pool, made on first use; joined
                                         and freed by coio_loop_close (executor.c) */
+    /* Files on io_uring (file.c): the ring, set up on first use (ring_tried);
+       ring_ops file operations whose completion is pending (each also counted
+       in io_waiters); ring_inflight SQEs whose CQE is pending, cancels too. */
+    struct coio__ring *ring;
+    int ring_ops;
+    unsigned ring_inflight;
+    uint8_t ring_tried;
     int dump_sig;                    /* coio_loop_set_dump_signal's signal, or 0 (dump.c) */
     atomic_int dump_req;             /* the dump signal asked for a dump in the loop context */
     struct coio__list gdb_link;      /* on coio__gdb_loops from creation to close (dump.c) */
@@ -653,6 +660,18 @@ struct coio__run_sigint {
 };
 COIO_HIDDEN void coio__sigint_run_begin(coio_loop *l, struct coio__run_sigint *rs);
 COIO_HIDDEN void coio__sigint_run_end(coio_loop *l, struct coio__run_sigint *rs);
+
+/* Files on io_uring (file.c): the loop hands the queued SQEs to the kernel
+   (one io_uring_enter, none when nothing is queued) and takes completions
+   (no system call); loop close, after the tasks, closes the ring. submit
+   returns true when SQEs stay queued (the kernel refused them for now). */
+COIO_HIDDEN bool coio__file_submit(coio_loop *l);
+COIO_HIDDEN void coio__file_reap(coio_loop *l);
+COIO_HIDDEN void coio__file_loop_close(coio_loop *l);
+/* coio_to_thread(fn, arg) for file operations: a loop close that finds fn
+   running waits for it to return, because fn writes to the task's buffer
+   (executor.c). 0 or -1 with errno (ECANCELED: fn never ran or has returned). */
+COIO_HIDDEN int coio__to_thread_waited(void *(*fn)(void *), void *arg);
 
 /* I/O (io.c). */
 COIO_HIDDEN void coio__io_event(coio_loop *l, int fd, unsigned ev, int err);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { JOB_QUEUED = 1, JOB_RUNNING, JOB_CANCELLED };
@@ -35,6 +36,8 @@ struct job {
     bool finished;              /* fn returned (worker writes it before posting) */
     bool cancel_requested;      /* loop thread: the task was cancelled while fn ran */
     bool delivered;             /* loop thread: job_done woke the task; j is its own */
+    bool close_waits;           /* fn writes to the task's memory: a loop close that
+                                   finds it running waits for it (file.c) */
     void (*result_dtor)(void *);
     struct coio__task *task;    /* loop thread: the awaiting task, NULL once the loop
                                    closed under it */
@@ -105,7 +108,7 @@ static void *worker(void *p)
         coio__tls_cbslot = &j->ctx; /* to_thread: a copy of the caller's; else empty */
         j->result = j->fn(j->arg);
         coio__tls_cbslot = NULL;
-        j->finished = true;
+        __atomic_store_n(&j->finished, true, __ATOMIC_RELEASE);
         /* The loop has closed: nobody waits any more. */
         if (coio__xq_post(j->xq, job_done, job_drop, j) < 0)
             job_drop(j);
@@ -253,6 +256,14 @@ static void job_unlink(struct coio__wait *w)
     }
     bool woken = j->state == JOB_CANCELLED || j->delivered;
     pthread_mutex_unlock(&ex->mu);
+    if (!woken && j->close_waits) {
+        /* fn may still write to the task's stack, which goes away when we
+           return: wait for it (the completion it posts is dropped). */
+        while (!__atomic_load_n(&j->finished, __ATOMIC_ACQUIRE)) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
     if (woken) {
         /* Woken by job_cancel or job_done but destroyed before it ran: no thread
            and no completion refers to j, and the caller never takes the result. */
@@ -271,7 +282,7 @@ static size_t default_size(void)
 }
 
 static int run_job(coio_executor *ex, const coio_executor_opts *opts, void *(*fn)(void *),
-                   void *arg, void **result, bool copy_ctx)
+                   void *arg, void **result, bool copy_ctx, bool close_waits)
 {
     struct coio__task *self = coio__self();
     if (!self || !fn) {
@@ -300,6 +311,7 @@ static int run_job(coio_executor *ex, const coio_executor_opts *opts, void *(*fn
     if (copy_ctx)
         j->ctx = coio__ctx_clone();
     j->result_dtor = opts ? opts->result_dtor : NULL;
+    j->close_waits = close_waits;
     j->w.cancel = job_cancel;
     j->w.unlink = job_unlink;
     j->task = self;
@@ -329,7 +341,12 @@ static int run_job(coio_executor *ex, const coio_executor_opts *opts, void *(*fn
 int coio_run_in_executor_opts(coio_executor *ex, const coio_executor_opts *opts,
                               void *(*fn)(void *), void *arg, void **result)
 {
-    return run_job(ex, opts, fn, arg, result, false);
+    return run_job(ex, opts, fn, arg, result, false, false);
+}
+
+int coio__to_thread_waited(void *(*fn)(void *), void *arg)
+{
+    return run_job(NULL, NULL, fn, arg, NULL, false, true);
 }
 
 int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void **result)
@@ -339,7 +356,7 @@ int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void
 
 int coio_to_thread(void *(*fn)(void *), void *arg, void **result)
 {
-    return run_job(NULL, NULL, fn, arg, result, true); /* CV5: in a copy of our context */
+    return run_job(NULL, NULL, fn, arg, result, true, false); /* CV5: in a copy of our context */
 }
 
 void coio__executor_loop_close(coio_loop *l)

@@ -418,6 +418,9 @@ static void fire_timer(coio_loop *l, struct coio__timer *tm)
 
 static void run_once(coio_loop *l)
 {
+    /* File operations queued by the last batch go to the kernel in one
+       io_uring_enter; those it completed right away are taken too. */
+    bool ring_stalled = l->ring && coio__file_submit(l);
     int64_t timeout;
     struct coio__timer *top = coio__heap_top(&l->heap);
     if (l->ready || l->stopping)
@@ -428,14 +431,21 @@ static void run_once(coio_loop *l)
         timeout = -1;
     if (timeout < 0 && top && top->when != INT64_MAX)
         timeout = 0;
+    /* SQEs the kernel refused for now (no memory): try again within 1 ms. */
+    if (COIO_UNLIKELY(ring_stalled) && (timeout < 0 || timeout > 1000000))
+        timeout = 1000000;
     /* A zero-timeout poll with no task waiting on an fd can find nothing to
        wake: skip the system call. */
-    if (timeout != 0 || l->io_waiters > 0) {
+    if (timeout != 0 || l->io_waiters > l->ring_ops) {
         struct coio__pollev ev[128];
         int n = coio__poll_wait(l->poller, timeout, ev, 128);
         for (int i = 0; i < n; i++)
             coio__io_event(l, ev[i].fd, ev[i].events, ev[i].err);
     }
+    /* The ring's fd is in the poller only to end a blocking wait; its
+       completions are read from memory. */
+    if (l->ring_ops)
+        coio__file_reap(l);
     /* Work from other threads or signal handlers runs in this batch. */
     if (atomic_load_explicit(&l->xpending, memory_order_relaxed)) {
         coio__xq_schedule(l);
@@ -755,6 +765,7 @@ int coio_loop_close(coio_loop *l)
     }
     coio__heap_free(&l->heap);
     coio__threads_loop_close(l);
+    coio__file_loop_close(l);
     coio__io_close_all(l);
     coio__poll_close(l->poller);
     l->poller = NULL;

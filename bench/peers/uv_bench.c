@@ -1,9 +1,10 @@
 /* Peers on libuv: W5 echo server (uv_tcp_t, uv_read_start/uv_write), W6
  * timers (uv_timer_start/uv_timer_stop on handles the program owns, as libuv
  * is used) and W7's HTTP/1.1 keep-alive hello server (the answers of
- * examples/http_server). Usage: uv_bench echo PORT | uv_bench http PORT |
- * uv_bench timers. echo and http listen on 127.0.0.1:PORT (0: any free port)
- * and print the port. */
+ * examples/http_server), W8 files (uv_fs_read/uv_fs_write, the workloads of
+ * bench/bench_files.c). Usage: uv_bench echo PORT | uv_bench http PORT |
+ * uv_bench timers | uv_bench files FILE. echo and http listen on
+ * 127.0.0.1:PORT (0: any free port) and print the port. */
 #include "bench.h"
 
 #include <arpa/inet.h>
@@ -285,6 +286,158 @@ static int timers(void)
     return 0;
 }
 
+/* ---- W8: files (uv_fs_read/uv_fs_write on libuv's thread pool) ----------------- */
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define W8_BLK 4096
+struct w8req {
+    uv_fs_t req;
+    char buf[W8_BLK];
+    uint64_t seed;
+};
+static uv_file w8_fd;
+static long long w8_nblk;
+static long w8_left, w8_writes;
+
+static double w8_cpu(void) /* CPU seconds of the process, pool threads included */
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static uint64_t w8_rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void w8a_next(struct w8req *r);
+static void w8a_done(uv_fs_t *req)
+{
+    struct w8req *r = (struct w8req *)req;
+    if (req->result != W8_BLK) {
+        fprintf(stderr, "uv_bench: W8a read: %s\n", uv_strerror((int)req->result));
+        exit(1);
+    }
+    uv_fs_req_cleanup(req);
+    w8a_next(r);
+}
+static void w8a_next(struct w8req *r)
+{
+    if (w8_left <= 0)
+        return;
+    w8_left--;
+    uv_buf_t b = uv_buf_init(r->buf, W8_BLK);
+    int64_t off = (int64_t)(w8_rnd(&r->seed) % (uint64_t)w8_nblk) * W8_BLK;
+    uv_fs_read(uv_default_loop(), &r->req, w8_fd, &b, 1, off, w8a_done);
+}
+
+static void w8c_next(struct w8req *r);
+static void w8c_synced(uv_fs_t *req)
+{
+    uv_fs_req_cleanup(req);
+    w8c_next((struct w8req *)req);
+}
+static void w8c_done(uv_fs_t *req)
+{
+    struct w8req *r = (struct w8req *)req;
+    if (req->result != W8_BLK) {
+        fprintf(stderr, "uv_bench: W8c write: %s\n", uv_strerror((int)req->result));
+        exit(1);
+    }
+    uv_fs_req_cleanup(req);
+    if (++w8_writes % 64 == 0)
+        uv_fs_fdatasync(uv_default_loop(), &r->req, w8_fd, w8c_synced);
+    else
+        w8c_next(r);
+}
+static void w8c_next(struct w8req *r)
+{
+    if (w8_left <= 0)
+        return;
+    w8_left--;
+    uv_buf_t b = uv_buf_init(r->buf, W8_BLK);
+    uv_fs_write(uv_default_loop(), &r->req, w8_fd, &b, 1, -1, w8c_done);
+}
+
+/* The same workloads as bench/bench_files.c (W8a 64 requests in flight, W8b
+   one 1 MiB read at a time, W8c 64 appending writers + fdatasync per 64). */
+static int files(const char *path)
+{
+    uv_loop_t *loop = uv_default_loop();
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return 1;
+    long long fsize = st.st_size & ~((long long)(1 << 20) - 1);
+    w8_nblk = fsize / W8_BLK;
+    long n_a = bench_n(500000), n_c = bench_n(32768);
+    double mib_b = (double)bench_n(4096);
+    uv_fs_t req;
+    w8_fd = uv_fs_open(loop, &req, path, O_RDONLY, 0, NULL);
+    uv_fs_req_cleanup(&req);
+    if (w8_fd < 0)
+        return 1;
+    static struct w8req rs[64];
+    for (int pass = 0; pass < 2; pass++) { /* the first warms the pool up */
+        w8_left = pass ? n_a : n_a / 10;
+        double t0 = bench_now(), c0 = w8_cpu();
+        for (int i = 0; i < 64; i++) {
+            rs[i].seed = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull + 1;
+            w8a_next(&rs[i]);
+        }
+        uv_run(loop, UV_RUN_DEFAULT);
+        if (pass) {
+            bench_row("W8a", "libuv", "random 4k reads", (double)n_a / (bench_now() - t0), "ops/s");
+            bench_row("W8a", "libuv", "cpu per read", (w8_cpu() - c0) * 1e9 / (double)n_a, "ns");
+        }
+    }
+    char *big = malloc(1 << 20);
+    double total = 0, t0 = bench_now();
+    while (total < mib_b)
+        for (long long off = 0; off < fsize; off += 1 << 20) {
+            uv_buf_t b = uv_buf_init(big, 1 << 20);
+            /* One at a time, awaited: the loop runs until the callback. */
+            uv_fs_read(loop, &req, w8_fd, &b, 1, off, NULL);
+            if (req.result <= 0)
+                return 1;
+            total += (double)req.result / (1 << 20);
+            uv_fs_req_cleanup(&req);
+        }
+    bench_row("W8b", "libuv", "sequential 1m reads", total / (bench_now() - t0), "MiB/s");
+    free(big);
+    uv_fs_close(loop, &req, w8_fd, NULL);
+    uv_fs_req_cleanup(&req);
+    char wpath[4200];
+    snprintf(wpath, sizeof wpath, "%s.w8c", path);
+    unlink(wpath);
+    w8_fd = uv_fs_open(loop, &req, wpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600, NULL);
+    uv_fs_req_cleanup(&req);
+    if (w8_fd < 0)
+        return 1;
+    w8_left = n_c;
+    t0 = bench_now();
+    double c0 = w8_cpu();
+    for (int i = 0; i < 64; i++) {
+        memset(rs[i].buf, 'c', W8_BLK);
+        w8c_next(&rs[i]);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    bench_row("W8c", "libuv", "append 4k+fdatasync/64", (double)n_c / (bench_now() - t0), "ops/s");
+    bench_row("W8c", "libuv", "cpu per write", (w8_cpu() - c0) * 1e9 / (double)n_c, "ns");
+    uv_fs_close(loop, &req, w8_fd, NULL);
+    uv_fs_req_cleanup(&req);
+    unlink(wpath);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "echo") == 0)
@@ -293,6 +446,8 @@ int main(int argc, char **argv)
         return listen_on(atoi(argv[2]), on_hconn);
     if (argc > 1 && strcmp(argv[1], "timers") == 0)
         return timers();
-    fprintf(stderr, "usage: uv_bench echo PORT | uv_bench http PORT | uv_bench timers\n");
+    if (argc > 2 && strcmp(argv[1], "files") == 0)
+        return files(argv[2]);
+    fprintf(stderr, "usage: uv_bench echo PORT | uv_bench http PORT | uv_bench timers | uv_bench files FILE\n");
     return 2;
 }
