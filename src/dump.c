@@ -432,6 +432,11 @@ static __attribute__((noinline)) size_t bt_here(void **pc, size_t cap, int *exac
    caller knows is in its caller), if found. */
 static size_t bt_trim_to(void **pc, size_t n, const void *from)
 {
+#if defined(__arm__)
+    /* A Thumb caller's return address carries bit 0; the unwinder's has it
+       cleared. */
+    from = (const void *)((uintptr_t)from & ~(uintptr_t)1);
+#endif
     for (size_t i = 0; i < n; i++)
         if (pc[i] == from) {
             memmove(pc, pc + i, (n - i) * sizeof *pc);
