@@ -114,6 +114,11 @@ BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(A
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Iarch -Isrc $(POLLER_CFLAGS) $(EXTRA_CFLAGS)
+# 32-bit ARM: gcc emits no unwind tables (.ARM.exidx) for C unless asked, and
+# task dumps walk stacks with libgcc's EHABI unwinder (src/dump.c).
+ifeq ($(ARCH),armhf)
+ALL_CFLAGS += -funwind-tables
+endif
 ifeq ($(SANITIZE),address)
 ALL_CFLAGS += -fsanitize=address -fno-omit-frame-pointer
 SAN_LD := -fsanitize=address

@@ -230,7 +230,9 @@ struct coio__stack {
 };
 
 struct coio__task {
-    struct coio_future f;       /* must be first: a task is a future */
+    _Alignas(8) struct coio_future f; /* must be first: a task is a future; the
+                                         alignment keeps the size a multiple of 8
+                                         on 32-bit ABIs too (task.c zero_words) */
     struct coio__runnable run;  /* ready-queue link */
     void *sp;                   /* saved stack pointer while not running */
     void *(*fn)(void *);

@@ -428,10 +428,34 @@ static __attribute__((noinline)) size_t bt_here(void **pc, size_t cap, int *exac
     return bt.n;
 }
 
+/* ARM's EHABI unwinder does not say which frame a signal interrupted
+   (_Unwind_GetIPInfo never sets its flag there): find it by the pc in the
+   handler's ucontext. Elsewhere the unwinder's flag is used. */
+static void bt_find_interrupted(void **pc, size_t n, const void *uc, int *exact)
+{
+#if defined(__arm__) && defined(__linux__)
+    if (*exact >= 0 || !uc)
+        return;
+    uintptr_t at = (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.arm_pc & ~(uintptr_t)1;
+    for (size_t i = 0; i < n; i++)
+        if ((uintptr_t)pc[i] == at) {
+            *exact = (int)i;
+            return;
+        }
+#else
+    (void)pc, (void)n, (void)uc, (void)exact;
+#endif
+}
+
 /* Keep the frames from the first one equal to from (a return address the
    caller knows is in its caller), if found. */
 static size_t bt_trim_to(void **pc, size_t n, const void *from)
 {
+#if defined(__arm__)
+    /* A Thumb caller's return address carries bit 0; the unwinder's has it
+       cleared. */
+    from = (const void *)((uintptr_t)from & ~(uintptr_t)1);
+#endif
     for (size_t i = 0; i < n; i++)
         if (pc[i] == from) {
             memmove(pc, pc + i, (n - i) * sizeof *pc);
@@ -892,6 +916,7 @@ static void signal_dump(coio_loop *l, void *uc)
     void *pc[BT_MAX + 16];
     int exact = -1;
     size_t n = bt_here(pc, sizeof pc / sizeof pc[0], &exact);
+    bt_find_interrupted(pc, n, uc, &exact);
     if (exact > 0) { /* from the interrupted instruction on */
         memmove(pc, pc + exact, (n - (size_t)exact) * sizeof *pc);
         n -= (size_t)exact;
@@ -1047,6 +1072,7 @@ void coio__fault_report(struct coio__task *t, int sig, void *sip, void *uc)
     void *pc[BT_MAX + 16];
     int exact = -1;
     size_t n = bt_here(pc, sizeof pc / sizeof pc[0], &exact);
+    bt_find_interrupted(pc, n, uc, &exact);
     if (exact > 0) {
         memmove(pc, pc + exact, (n - (size_t)exact) * sizeof *pc);
         n -= (size_t)exact;

@@ -447,11 +447,13 @@ static void run_once(coio_loop *l)
     if (l->ring_ops)
         coio__file_reap(l);
     /* Work from other threads or signal handlers runs in this batch. */
-    if (atomic_load_explicit(&l->xpending, memory_order_relaxed)) {
+    if (atomic_load_explicit(&l->xpending, memory_order_relaxed))
         coio__xq_schedule(l);
-        if (COIO_UNLIKELY(atomic_load_explicit(&l->dump_req, memory_order_relaxed)))
-            coio__dump_requested(l); /* the dump signal (dump.c) */
-    }
+    /* The dump signal (dump.c), checked on every pass: its handler does not
+       wake the poll when xpending is already set, and xpending may be set
+       by a post whose drain is queued but has not run (it clears xpending). */
+    if (COIO_UNLIKELY(atomic_load_explicit(&l->dump_req, memory_order_relaxed)))
+        coio__dump_requested(l);
     if (l->heap.n) {
         int64_t now = coio__now_ns();
         while ((top = coio__heap_top(&l->heap)) && top->when <= now) {

@@ -170,12 +170,25 @@ START_TEST(test_W1_many_entries_with_duplicates)
 }
 END_TEST
 
+/* b runs until the test opens its gate, so that it is still pending at the
+   wait's deadline however slowly the machine runs; a is done long before
+   (its sleep(0) is a yield, which runs ahead of any timer). */
+static coio_event w2_gate;
+
+static void *w2_gated(void *arg)
+{
+    (void)arg;
+    coio_event_wait(&w2_gate);
+    evlog_add(&ev, "b:done");
+    return (void *)2;
+}
+
 static void *w2_main(void *arg)
 {
-    child a, b;
-    child_init(&a, "a", 0.01, 1, 0);
-    child_init(&b, "b", 0.15, 2, 0);
-    coio_task *t[2] = {spawn_child(&a), spawn_child(&b)};
+    child a;
+    child_init(&a, "a", 0, 1, 0);
+    coio_event_init(&w2_gate);
+    coio_task *t[2] = {spawn_child(&a), coio_spawn(w2_gated, NULL)};
     coio_task *done[2], *pending[2];
     size_t nd, np;
     double t0 = now();
@@ -186,9 +199,12 @@ static void *w2_main(void *arg)
     ck_assert_ptr_eq(done[0], t[0]);
     ck_assert_ptr_eq(pending[0], t[1]);
     ck_assert_int_eq(coio_task_cancelling(t[1]), 0); /* not cancelled, still running */
+    ck_assert_int_eq(coio_future_done(t[1]), 0);
+    coio_event_set(&w2_gate);
     void *r = NULL;
     ck_assert_int_eq(coio_await(t[1], &r), 0);
     ck_assert_ptr_eq(r, (void *)2);
+    ck_assert_log(&ev, "a:done b:done");
     /* timeout 0 with nothing done: one loop iteration, everything pending. */
     coio_future *f = coio_future_new();
     ck_assert_int_eq(coio_wait(&f, 1, 0, COIO_FIRST_COMPLETED, NULL, &nd, NULL, &np), 0);

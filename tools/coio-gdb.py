@@ -18,7 +18,8 @@
 # thread's innermost frame and gives it the task's saved registers as its
 # caller's, so gdb's own unwinder (the .eh_frame/.debug_frame tables) walks the
 # task's frames; the thread's real frame #0 is left out of the output, and no
-# register of the program is written. x86-64, aarch64 and riscv64.
+# register of the program is written. x86-64, aarch64, riscv64, i386, ppc64le,
+# armhf and s390x.
 
 import re
 import time
@@ -27,7 +28,8 @@ import gdb
 import gdb.unwinder
 
 # ---- ports: the frame coio__switch saves (word index -> register) ------------------
-# (arch/<cpu>/arch.h: COIO_X86_*, COIO_A64_*, COIO_RV_*; CFA = saved sp + bytes)
+# (arch/<cpu>/arch.h: COIO_X86_*, COIO_A64_*, COIO_RV_*, COIO_I386_*, COIO_P64_*,
+# COIO_ARM_*, COIO_S390_*; CFA = saved sp + bytes)
 _PORTS = {
     "x86_64": {
         "bytes": 64, "pc": 7, "pcreg": "rip", "spreg": "rsp",
@@ -41,6 +43,24 @@ _PORTS = {
         "bytes": 208, "pc": 0, "pcreg": "pc", "spreg": "sp",
         "regs": dict([("ra", 0), ("s0", 1), ("s1", 2)] + [("s%d" % (2 + i), 3 + i) for i in range(10)]),
     },
+    # "word": slot size when not 8; "caller_sp": the caller's sp when not
+    # saved sp + bytes (s390x: its save area is in the caller's frame)
+    "i386": {
+        "bytes": 32, "word": 4, "pc": 7, "pcreg": "eip", "spreg": "esp",
+        "regs": {"edi": 2, "esi": 3, "ebx": 4, "ebp": 5},
+    },
+    "ppc64le": {
+        "bytes": 512, "pc": 2, "pcreg": "pc", "spreg": "r1",
+        "regs": dict(("r%d" % (14 + i), 4 + i) for i in range(18)),
+    },
+    "armhf": {
+        "bytes": 104, "word": 4, "pc": 25, "pcreg": "pc", "spreg": "sp",
+        "regs": dict(("r%d" % (4 + i), 16 + i) for i in range(8)),
+    },
+    "s390x": {
+        "bytes": 232, "caller_sp": 72, "pc": 23, "pcreg": "pc", "spreg": "r15",
+        "regs": dict(("r%d" % (6 + i), 15 + i) for i in range(9)),
+    },
 }
 
 
@@ -52,6 +72,14 @@ def _port():
         return _PORTS["aarch64"]
     if name.startswith("riscv"):
         return _PORTS["riscv64"]
+    if name.startswith("i386"):  # after "i386:x86-64" above
+        return _PORTS["i386"]
+    if name.startswith("powerpc:common64") and _byteorder() == "little":
+        return _PORTS["ppc64le"]
+    if name.startswith("arm"):
+        return _PORTS["armhf"]
+    if name.startswith("s390:64"):
+        return _PORTS["s390x"]
     raise gdb.GdbError("coio: no frame layout for architecture %s" % name)
 
 
@@ -61,9 +89,19 @@ def _ptr_size():
     return gdb.lookup_type("void").pointer().sizeof
 
 
-def _read_word(addr):
-    mem = gdb.selected_inferior().read_memory(addr, _ptr_size())
-    return int.from_bytes(bytes(mem), "little")
+_order = None
+
+
+def _byteorder():
+    global _order
+    if _order is None:
+        _order = "big" if "big endian" in gdb.execute("show endian", to_string=True) else "little"
+    return _order
+
+
+def _read_word(addr, size=None):
+    mem = gdb.selected_inferior().read_memory(addr, size or _ptr_size())
+    return int.from_bytes(bytes(mem), _byteorder())
 
 
 def _offset(struct_type, path):
@@ -362,7 +400,7 @@ def _thread_of(loop):
             h = th.handle()
         except Exception:
             continue
-        if h and int.from_bytes(bytes(h), "little") == want:
+        if h and int.from_bytes(bytes(h), _byteorder()) == want:
             return th
     return threads[0] if len(threads) == 1 else None
 
@@ -408,8 +446,9 @@ def _task_regs(t):
     sp = int(t["sp"])
     words = {}
     for reg, i in list(port["regs"].items()) + [(port["pcreg"], port["pc"])]:
-        words[reg] = _read_word(sp + 8 * i)
-    words[port["spreg"]] = sp + port["bytes"]
+        word = port.get("word", 8)
+        words[reg] = _read_word(sp + word * i, word)
+    words[port["spreg"]] = sp + port.get("caller_sp", port["bytes"])
     return port, list(words.items())
 
 

@@ -45,4 +45,13 @@ static inline void *coio__arch_init_frame(void *stack_top, void (*entry)(void *)
     return f;
 }
 
+/* A frame for the unwind probe (switch.S): r4 = fn, r5 = target_sp. */
+static inline void *coio__arch_probe_frame(void *stack_top, void *target_sp, void (*fn)(void *))
+{
+    uint32_t *f = (uint32_t *)coio__arch_init_frame(stack_top, fn);
+    f[COIO_ARM_R4 + 1] = (uint32_t)(uintptr_t)target_sp;
+    f[COIO_ARM_PC] = (uint32_t)(uintptr_t)coio__probe_entry;
+    return f;
+}
+
 #endif

@@ -133,3 +133,58 @@ COIO_SYM(coio__trampoline):
         udf     #0
         .cfi_endproc
         COIO_SIZE(coio__trampoline)
+
+/* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
+   builds a frame below the task's saved stack pointer with
+   coio__arch_probe_frame (r4 = fn, r5 = the task's saved frame, resume
+   address = coio__probe_entry) and switches to it; fn(arg) then calls the
+   unwinder, which walks from fn into this stub and out of it into the
+   suspended context exactly as if it were stopped in coio__switch: CFA =
+   saved frame + 104, d8-d15, r4-r11 and the resume address in their slots
+   of the frame table above.
+
+   Two descriptions say so. libgcc's unwinder on ARM EABI reads the EHABI
+   tables (.ARM.exidx), so the stub has .fnstart/.fnend directives: read
+   backwards, as an unwinder applies them, they say vsp = r5, pop d8-d15,
+   pop r4-r11, skip the FPSCR word, pop lr (the resume address, which
+   becomes pc). gdb reads the DWARF CFI, which says the same. fn switches
+   back and never returns here. */
+        .p2align 2
+        COIO_GLOBAL(coio__probe_entry)
+        COIO_HIDDEN(coio__probe_entry)
+        COIO_TYPE_FUNC(coio__probe_entry)
+        COIO_ARM_FUNC
+COIO_SYM(coio__probe_entry):
+        .fnstart
+        .save   {lr}
+        .pad    #4
+        .save   {r4-r11}
+        .vsave  {d8-d15}
+        .movsp  r5
+        .cfi_startproc
+        .cfi_def_cfa r5, 104
+        .cfi_offset lr, -4
+        .cfi_offset r4, -40
+        .cfi_offset r5, -36
+        .cfi_offset r6, -32
+        .cfi_offset r7, -28
+        .cfi_offset r8, -24
+        .cfi_offset r9, -20
+        .cfi_offset r10, -16
+        .cfi_offset r11, -12
+        .cfi_offset d8, -104
+        .cfi_offset d9, -96
+        .cfi_offset d10, -88
+        .cfi_offset d11, -80
+        .cfi_offset d12, -72
+        .cfi_offset d13, -64
+        .cfi_offset d14, -56
+        .cfi_offset d15, -48
+        blx     r4                      /* fn(arg), arg already in r0 */
+        udf     #0                      /* fn never returns */
+        .cfi_endproc
+        .fnend
+        COIO_GLOBAL(coio__probe_end)
+        COIO_HIDDEN(coio__probe_end)
+COIO_SYM(coio__probe_end):
+        COIO_SIZE(coio__probe_entry)

@@ -36,4 +36,13 @@ static inline void *coio__arch_init_frame(void *stack_top, void (*entry)(void *)
     return f;
 }
 
+/* A frame for the unwind probe (switch.S): ebx = fn, esi = target_sp. */
+static inline void *coio__arch_probe_frame(void *stack_top, void *target_sp, void (*fn)(void *))
+{
+    uint32_t *f = (uint32_t *)coio__arch_init_frame(stack_top, fn);
+    f[COIO_I386_ESI] = (uint32_t)(uintptr_t)target_sp;
+    f[COIO_I386_PC] = (uint32_t)(uintptr_t)coio__probe_entry;
+    return f;
+}
+
 #endif

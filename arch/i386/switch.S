@@ -129,3 +129,34 @@ COIO_SYM(coio__trampoline):
         hlt
         .cfi_endproc
         COIO_SIZE(coio__trampoline)
+
+/* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
+   builds a frame below the task's saved stack pointer with
+   coio__arch_probe_frame (ebx = fn, esi = the task's saved frame, resume
+   address = coio__probe_entry) and switches to it; fn(arg) then calls the
+   unwinder, which walks from fn into this stub and, by the CFI below, out of
+   it into the suspended context exactly as if it were stopped in
+   coio__switch: CFA = saved frame + 0x20, edi, esi, ebx, ebp and the resume
+   address in their slots of the frame table above. fn switches back and
+   never returns here. */
+        .p2align 4
+        COIO_GLOBAL(coio__probe_entry)
+        COIO_HIDDEN(coio__probe_entry)
+        COIO_TYPE_FUNC(coio__probe_entry)
+COIO_SYM(coio__probe_entry):
+        .cfi_startproc
+        .cfi_def_cfa %esi, 0x20
+        .cfi_offset %eip, -0x04
+        .cfi_offset %edi, -0x18
+        .cfi_offset %esi, -0x14
+        .cfi_offset %ebx, -0x10
+        .cfi_offset %ebp, -0x0c
+        subl    $12, %esp               /* as the trampoline: esp % 16 == 0 */
+        pushl   %eax                    /* at the call */
+        call    *%ebx                   /* fn(arg) */
+        ud2                             /* fn never returns */
+        .cfi_endproc
+        COIO_GLOBAL(coio__probe_end)
+        COIO_HIDDEN(coio__probe_end)
+COIO_SYM(coio__probe_end):
+        COIO_SIZE(coio__probe_entry)

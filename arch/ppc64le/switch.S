@@ -320,3 +320,67 @@ COIO_SYM(coio__trampoline):
         trap                            /* TOC-restore slot */
         .cfi_endproc
         COIO_SIZE(coio__trampoline)
+
+/* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
+   builds a frame below the task's saved stack pointer with
+   coio__arch_probe_frame (r31 = fn, r30 = the task's saved frame, resume
+   address = coio__probe_entry) and switches to it; the stub calls fn(arg)
+   as the trampoline calls entry, and fn calls the unwinder, which walks from
+   fn into this stub and, by the CFI below, out of it into the suspended
+   context exactly as if it were stopped in coio__switch: CFA = saved frame
+   + 512, the resume address (lr), r14-r31 and f14-f31 in their slots of the
+   frame table above. fn switches back and never returns here. */
+        .p2align 4
+        COIO_GLOBAL(coio__probe_entry)
+        COIO_HIDDEN(coio__probe_entry)
+        COIO_TYPE_FUNC(coio__probe_entry)
+COIO_SYM(coio__probe_entry):
+        .cfi_startproc
+        .cfi_def_cfa %r30, 512
+        .cfi_offset lr, -496
+        .cfi_offset %r14, -480
+        .cfi_offset %r15, -472
+        .cfi_offset %r16, -464
+        .cfi_offset %r17, -456
+        .cfi_offset %r18, -448
+        .cfi_offset %r19, -440
+        .cfi_offset %r20, -432
+        .cfi_offset %r21, -424
+        .cfi_offset %r22, -416
+        .cfi_offset %r23, -408
+        .cfi_offset %r24, -400
+        .cfi_offset %r25, -392
+        .cfi_offset %r26, -384
+        .cfi_offset %r27, -376
+        .cfi_offset %r28, -368
+        .cfi_offset %r29, -360
+        .cfi_offset %r30, -352
+        .cfi_offset %r31, -344
+        .cfi_offset 46, -336
+        .cfi_offset 47, -328
+        .cfi_offset 48, -320
+        .cfi_offset 49, -312
+        .cfi_offset 50, -304
+        .cfi_offset 51, -296
+        .cfi_offset 52, -288
+        .cfi_offset 53, -280
+        .cfi_offset 54, -272
+        .cfi_offset 55, -264
+        .cfi_offset 56, -256
+        .cfi_offset 57, -248
+        .cfi_offset 58, -240
+        .cfi_offset 59, -232
+        .cfi_offset 60, -224
+        .cfi_offset 61, -216
+        .cfi_offset 62, -208
+        .cfi_offset 63, -200
+        std     %r2, 24(%r1)            /* TOC save word (the trampoline's frame) */
+        mr      %r12, %r31              /* ELFv2: r12 = the address called */
+        mtctr   %r12
+        bctrl                           /* fn(arg), arg already in r3 */
+        trap                            /* fn never returns */
+        .cfi_endproc
+        COIO_GLOBAL(coio__probe_end)
+        COIO_HIDDEN(coio__probe_end)
+COIO_SYM(coio__probe_end):
+        COIO_SIZE(coio__probe_entry)

@@ -39,4 +39,13 @@ static inline void *coio__arch_init_frame(void *stack_top, void (*entry)(void *)
     return f;
 }
 
+/* A frame for the unwind probe (switch.S): r12 = fn, r13 = target_sp. */
+static inline void *coio__arch_probe_frame(void *stack_top, void *target_sp, void (*fn)(void *))
+{
+    uint64_t *f = (uint64_t *)coio__arch_init_frame(stack_top, fn);
+    f[COIO_S390_R6 + 7] = (uint64_t)(uintptr_t)target_sp;
+    f[COIO_S390_R14] = (uint64_t)(uintptr_t)coio__probe_entry;
+    return f;
+}
+
 #endif

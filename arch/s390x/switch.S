@@ -150,3 +150,47 @@ COIO_SYM(coio__trampoline):
         .long   0                       /* an invalid instruction */
         .cfi_endproc
         COIO_SIZE(coio__trampoline)
+
+/* The unwind probe (src/dump.c): a backtrace of a suspended task. The dump
+   builds a frame below the task's saved stack pointer with
+   coio__arch_probe_frame (r12 = fn, r13 = the task's saved frame, resume
+   address = coio__probe_entry) and switches to it; fn(arg) then calls the
+   unwinder, which walks from fn into this stub and, by the CFI below, out of
+   it into the suspended context exactly as if it were stopped in
+   coio__switch: CFA = saved frame + 232, r6-r14 (r14: the resume address)
+   and f8-f15 in their slots of the frame table above. fn switches back and
+   never returns here. */
+        .p2align 4
+        COIO_GLOBAL(coio__probe_entry)
+        COIO_HIDDEN(coio__probe_entry)
+        COIO_TYPE_FUNC(coio__probe_entry)
+COIO_SYM(coio__probe_entry):
+        .cfi_startproc
+        .cfi_def_cfa %r13, 232
+        .cfi_val_offset %r15, -160      /* the caller's r15: saved frame + 72
+                                           (its save area), not the CFA */
+        .cfi_offset %r6, -112
+        .cfi_offset %r7, -104
+        .cfi_offset %r8, -96
+        .cfi_offset %r9, -88
+        .cfi_offset %r10, -80
+        .cfi_offset %r11, -72
+        .cfi_offset %r12, -64
+        .cfi_offset %r13, -56
+        .cfi_offset %r14, -48
+        .cfi_offset %f8, -232
+        .cfi_offset %f9, -224
+        .cfi_offset %f10, -216
+        .cfi_offset %f11, -208
+        .cfi_offset %f12, -200
+        .cfi_offset %f13, -192
+        .cfi_offset %f14, -184
+        .cfi_offset %f15, -176
+        basr    %r14, %r12              /* fn(arg), arg already in r2 */
+        .long   0                       /* fn never returns: an invalid
+                                           instruction */
+        .cfi_endproc
+        COIO_GLOBAL(coio__probe_end)
+        COIO_HIDDEN(coio__probe_end)
+COIO_SYM(coio__probe_end):
+        COIO_SIZE(coio__probe_entry)
