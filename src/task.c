@@ -698,8 +698,8 @@ void coio__future_free(coio_future *f)
         coio__group_error_release(t->group_error);
         coio__ctx_release(t->ctx);
 #ifdef COIO_TSAN
-    t->tsan_fiber = __tsan_create_fiber(0); /* each task is its own logical thread */
-    __tsan_set_fiber_name(t->tsan_fiber, t->f.name[0] ? t->f.name : "coio task");
+        __tsan_destroy_fiber(t->tsan_fiber); /* never the running one: a finished
+                                                task is freed from another stack */
 #endif
         struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
