@@ -696,6 +696,14 @@ static uintptr_t fault_sp(void *uc)
     return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.sp;
 #elif defined(__linux__) && defined(__riscv)
     return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.__gregs[REG_SP];
+#elif defined(__linux__) && defined(__i386__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_ESP];
+#elif defined(__linux__) && defined(__powerpc64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gp_regs[1];
+#elif defined(__linux__) && defined(__arm__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.arm_sp;
+#elif defined(__linux__) && defined(__s390x__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[15];
 #else
     (void)uc;
     return 0;
