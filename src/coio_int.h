@@ -18,10 +18,17 @@
 
 #if defined(__GNUC__)
 #define COIO_LIKELY(x) __builtin_expect(!!(x), 1)
+/* On the public calls that suspend the calling task: they stay functions of
+   their own even in link-time optimised programs, because where a task is
+   suspended is what task dumps, coio_task_get_stack and gdb's `coio bt` show
+   (tests/check_dump.c asserts them, also under LTO). Without LTO a call into
+   the library is never inlined anyway, so this costs nothing there. */
+#define COIO_SUSPENDS __attribute__((noinline))
 #define COIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define COIO_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define COIO_LIKELY(x) (x)
+#define COIO_SUSPENDS
 #define COIO_UNLIKELY(x) (x)
 #define COIO_HIDDEN
 #endif

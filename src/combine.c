@@ -250,7 +250,7 @@ static int gather_fail(struct coio__task *self, coio_future *f)
     return -1;
 }
 
-int coio_gather(coio_task *const *aws, size_t n, void **results, int *codes, int flags)
+COIO_SUSPENDS int coio_gather(coio_task *const *aws, size_t n, void **results, int *codes, int flags)
 {
     struct coio__task *self = coio__self();
     if (!self || (n && !aws) || (flags & ~COIO_RETURN_EXCEPTIONS)) {
@@ -325,7 +325,7 @@ static bool wait_satisfied(coio_task *const *aws, size_t n, int mode)
     return done == n;
 }
 
-int coio_wait(coio_task *const *aws, size_t n, double timeout, int return_when, coio_task **done,
+COIO_SUSPENDS int coio_wait(coio_task *const *aws, size_t n, double timeout, int return_when, coio_task **done,
               size_t *ndone, coio_task **pending, size_t *npending)
 {
     struct coio__task *self = coio__self();
@@ -444,7 +444,7 @@ static int wf_park(struct coio__task *self, struct wf_wait *r, int64_t deadline)
    x with a deadline; on expiry it cancels x and waits again without one. If x was
    already done when the cancel would have gone out, the timeout (or the caller's own
    cancel) still wins: x completed, but the caller had not resumed from it (WF6). */
-int coio_wait_for(coio_task *t, double timeout, void **result)
+COIO_SUSPENDS int coio_wait_for(coio_task *t, double timeout, void **result)
 {
     struct coio__task *self = coio__self();
     if (!coio__future_valid(t) || !self || t->loop != self->f.loop || t->loop->closed ||

@@ -354,7 +354,7 @@ int coio_run_in_executor(coio_executor *ex, void *(*fn)(void *), void *arg, void
     return coio_run_in_executor_opts(ex, NULL, fn, arg, result);
 }
 
-int coio_to_thread(void *(*fn)(void *), void *arg, void **result)
+COIO_SUSPENDS int coio_to_thread(void *(*fn)(void *), void *arg, void **result)
 {
     return run_job(NULL, NULL, fn, arg, result, true, false); /* CV5: in a copy of our context */
 }

@@ -300,12 +300,12 @@ static int wait_public(int fd, short what, double timeout)
     return wait_fd(self, fd, what == POLLOUT, timeout < 0 ? -1 : coio__deadline_ns(timeout));
 }
 
-int coio_wait_readable(int fd, double timeout)
+COIO_SUSPENDS int coio_wait_readable(int fd, double timeout)
 {
     return wait_public(fd, POLLIN, timeout);
 }
 
-int coio_wait_writable(int fd, double timeout)
+COIO_SUSPENDS int coio_wait_writable(int fd, double timeout)
 {
     return wait_public(fd, POLLOUT, timeout);
 }
@@ -345,7 +345,7 @@ static inline __attribute__((always_inline)) ssize_t read_until(int fd, void *bu
     }
 }
 
-ssize_t coio_read(int fd, void *buf, size_t n) { return read_until(fd, buf, n, -1); }
+COIO_SUSPENDS ssize_t coio_read(int fd, void *buf, size_t n) { return read_until(fd, buf, n, -1); }
 
 ssize_t coio__read_until(int fd, void *buf, size_t n, int64_t deadline)
 {
@@ -361,7 +361,7 @@ int coio__fd_wait(int fd, bool write, int64_t deadline)
     return wait_fd(self, fd, write, deadline);
 }
 
-ssize_t coio_write(int fd, const void *buf, size_t n)
+COIO_SUSPENDS ssize_t coio_write(int fd, const void *buf, size_t n)
 {
     struct coio__fd *s;
     struct coio__task *self = prepare(fd, &s);
@@ -393,7 +393,7 @@ ssize_t coio_write(int fd, const void *buf, size_t n)
     return (ssize_t)n;
 }
 
-int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+COIO_SUSPENDS int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
     struct coio__fd *s;
     struct coio__task *self = prepare(fd, &s);
@@ -427,7 +427,7 @@ int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     }
 }
 
-int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+COIO_SUSPENDS int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct coio__fd *s;
     struct coio__task *self = prepare(fd, &s);

@@ -303,7 +303,7 @@ int coio_queue_get_nowait(coio_queue *q, void **item)
     return 0;
 }
 
-int coio_queue_put(coio_queue *q, void *item)
+COIO_SUSPENDS int coio_queue_put(coio_queue *q, void *item)
 {
     struct coio__task *self = coio__self();
     if (!self || !q) {
@@ -332,7 +332,7 @@ int coio_queue_put(coio_queue *q, void *item)
     return put_item(q, item);
 }
 
-int coio_queue_get(coio_queue *q, void **item)
+COIO_SUSPENDS int coio_queue_get(coio_queue *q, void **item)
 {
     struct coio__task *self = coio__self();
     if (!self || !q || !item) {
@@ -374,7 +374,7 @@ int coio_queue_task_done(coio_queue *q)
     return 0;
 }
 
-int coio_queue_join(coio_queue *q)
+COIO_SUSPENDS int coio_queue_join(coio_queue *q)
 {
     struct coio__task *self = coio__self();
     if (!self || !q) {

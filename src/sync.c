@@ -142,7 +142,7 @@ void coio_lock_init(coio_lock *l)
     coio__list_init(&k->waiters);
 }
 
-int coio_lock_acquire(coio_lock *l)
+COIO_SUSPENDS int coio_lock_acquire(coio_lock *l)
 {
     struct coio__task *self = need_task();
     if (!self || !l) {
@@ -210,7 +210,7 @@ void coio_event_init(coio_event *e)
     coio__list_init(&E(e)->waiters);
 }
 
-int coio_event_wait(coio_event *e)
+COIO_SUSPENDS int coio_event_wait(coio_event *e)
 {
     struct coio__task *self = need_task();
     if (!self || !e) {
@@ -281,7 +281,7 @@ static void condition_abandoned(struct waiter *wt)
         notify(wt->prim, 1);
 }
 
-int coio_condition_wait(coio_condition *c)
+COIO_SUSPENDS int coio_condition_wait(coio_condition *c)
 {
     struct coio__task *self = need_task();
     if (!self || !c) {
@@ -394,7 +394,7 @@ static void sem_abandoned(struct waiter *wt)
         ;
 }
 
-int coio_semaphore_acquire(coio_semaphore *s)
+COIO_SUSPENDS int coio_semaphore_acquire(coio_semaphore *s)
 {
     struct coio__task *self = need_task();
     if (!self || !s) {
@@ -488,7 +488,7 @@ static void barrier_abandoned(struct waiter *wt)
     barrier_exit(v);
 }
 
-int coio_barrier_wait(coio_barrier *b)
+COIO_SUSPENDS int coio_barrier_wait(coio_barrier *b)
 {
     struct coio__task *self = need_task();
     if (!self || !b) {

@@ -383,7 +383,7 @@ static void await_unlink(struct coio__wait *w)
         coio_task_release(aw->fut);
 }
 
-int coio_await(coio_task *f, void **result)
+COIO_SUSPENDS int coio_await(coio_task *f, void **result)
 {
     struct coio__task *self = coio__self();
     if (!coio__future_valid(f) || !self || f->loop != self->f.loop || f->loop->closed) {
@@ -430,7 +430,7 @@ void *coio_await_value(coio_task *t)
     return coio_await(t, &r) == 0 ? r : NULL;
 }
 
-int coio_sleep(double seconds)
+COIO_SUSPENDS int coio_sleep(double seconds)
 {
     struct coio__task *self = coio__self();
     if (!self || seconds != seconds) {
@@ -451,7 +451,7 @@ int coio_sleep(double seconds)
     return 0;
 }
 
-int coio_yield(void)
+COIO_SUSPENDS int coio_yield(void)
 {
     /* coio_sleep(0) without the double checks: the hot path of W1. */
     struct coio__task *self = coio__self();
