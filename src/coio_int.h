@@ -22,8 +22,13 @@
    their own even in link-time optimised programs, because where a task is
    suspended is what task dumps, coio_task_get_stack and gdb's `coio bt` show
    (tests/check_dump.c asserts them, also under LTO). Without LTO a call into
-   the library is never inlined anyway, so this costs nothing there. */
+   the library is never inlined anyway, so this costs nothing there. GCC's
+   noclone too: a .constprop clone would show under another name. */
+#if defined(__clang__)
 #define COIO_SUSPENDS __attribute__((noinline))
+#else
+#define COIO_SUSPENDS __attribute__((noinline, noclone))
+#endif
 #define COIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define COIO_HIDDEN __attribute__((visibility("hidden")))
 #else
