@@ -266,32 +266,6 @@ ssize_t coio_datagram_recvfrom(coio_datagram *d, void *buf, size_t cap, struct s
 
 /* ---- opening ------------------------------------------------------------------------------- */
 
-static int resolve_dg(const char *host, int port, int family, bool passive, struct addrinfo **res)
-{
-    if (port < 0 || port > 65535) {
-        errno = EINVAL;
-        return -1;
-    }
-    char svc[8];
-    snprintf(svc, sizeof svc, "%d", port);
-    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_DGRAM,
-                             .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
-    unsigned char tmp[sizeof(struct in6_addr)];
-    int rc;
-    if (!host || inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1) {
-        hints.ai_flags |= host ? AI_NUMERICHOST : 0;
-        rc = getaddrinfo(host, svc, &hints, res);
-    } else {
-        rc = coio_getaddrinfo(host, svc, &hints, res);
-    }
-    if (rc == 0)
-        return 0;
-    if (rc != EAI_SYSTEM)
-        errno = rc == EAI_AGAIN ? EAGAIN : rc == EAI_MEMORY ? ENOMEM
-              : rc == EAI_FAMILY || rc == EAI_SERVICE || rc == EAI_SOCKTYPE ? EINVAL : ENOENT;
-    return -1;
-}
-
 static coio_datagram *dg_new(int fd)
 {
     coio_datagram *d = calloc(1, sizeof *d);
@@ -326,11 +300,12 @@ coio_datagram *coio_datagram_open(const char *local_host, int local_port, const 
     }
     int family = opts ? opts->family : AF_UNSPEC;
     struct addrinfo *rres = NULL, *lres = NULL;
-    if (remote_host && resolve_dg(remote_host, remote_port, family, false, &rres) < 0)
+    if (remote_host && coio__resolve(remote_host, remote_port, family, SOCK_DGRAM, false, 0, &rres) < 0)
         return NULL;
     if (rres)
         family = rres->ai_family;
-    if (local && resolve_dg(local_host, local_port < 0 ? 0 : local_port, family, true, &lres) < 0) {
+    if (local && coio__resolve(local_host, local_port < 0 ? 0 : local_port, family, SOCK_DGRAM, true, 0,
+                               &lres) < 0) {
         int e = errno;
         freeaddrinfo(rres);
         errno = e;

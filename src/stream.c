@@ -1217,10 +1217,13 @@ int coio_getaddrinfo(const char *node, const char *service, const struct addrinf
     return j.rc;
 }
 
-/* Resolve host:port. A numeric host (or none) needs no name service and so no
-   thread; anything else goes through coio_getaddrinfo. Returns 0 or -1 with errno
-   (ENOENT: no such name, EAGAIN: temporary failure). */
-static int resolve(const char *host, int port, int family, bool passive, struct addrinfo **res)
+/* Resolve host:port for sockets of socktype (shared by streams and datagram
+   endpoints). A numeric host (or none) needs no name service and so no thread;
+   anything else goes through coio_getaddrinfo, with name_flags added to its
+   hints. Returns 0 or -1 with errno (ENOENT: no such name, EAGAIN: temporary
+   failure, EINVAL: bad port or family). */
+int coio__resolve(const char *host, int port, int family, int socktype, bool passive,
+                  int name_flags, struct addrinfo **res)
 {
     if (port < 0 || port > 65535) {
         errno = EINVAL;
@@ -1228,7 +1231,7 @@ static int resolve(const char *host, int port, int family, bool passive, struct 
     }
     char svc[8];
     snprintf(svc, sizeof svc, "%d", port);
-    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = socktype,
                              .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
     unsigned char tmp[sizeof(struct in6_addr)];
     int rc;
@@ -1236,8 +1239,7 @@ static int resolve(const char *host, int port, int family, bool passive, struct 
         hints.ai_flags |= host ? AI_NUMERICHOST : 0;
         rc = getaddrinfo(host, svc, &hints, res);
     } else {
-        if (passive)
-            hints.ai_flags |= AI_ADDRCONFIG;
+        hints.ai_flags |= name_flags;
         rc = coio_getaddrinfo(host, svc, &hints, res);
     }
     switch (rc) {
@@ -1415,7 +1417,7 @@ int coio_open_connection(const char *host, int port, const coio_stream_opts *opt
         return -1;
     }
     struct addrinfo *res;
-    if (resolve(host, port, opts ? opts->family : AF_UNSPEC, false, &res) < 0)
+    if (coio__resolve(host, port, opts ? opts->family : AF_UNSPEC, SOCK_STREAM, false, 0, &res) < 0)
         return -1;
     int err = ECONNREFUSED;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -1756,7 +1758,8 @@ coio_server *coio_start_server(coio_client_cb cb, void *arg, const char *host, i
         return NULL;
     }
     struct addrinfo *res;
-    if (resolve(host, port, opts ? opts->family : AF_UNSPEC, true, &res) < 0)
+    if (coio__resolve(host, port, opts ? opts->family : AF_UNSPEC, SOCK_STREAM, true, AI_ADDRCONFIG,
+                      &res) < 0)
         return NULL;
     size_t n = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
