@@ -706,10 +706,12 @@ COIO_HIDDEN ssize_t coio__read_until(int fd, void *buf, size_t n, int64_t deadli
    that coio_wait_readable/writable make first: for callers that just saw EAGAIN.
    0, or -1 with errno ETIMEDOUT (deadline passed; < 0: none), ECANCELED, EBADF,
    EEXIST (another task waits on that direction), EINVAL (not in a task). */
-COIO_HIDDEN struct addrinfo;
-int coio__resolve(const char *host, int port, int family, int socktype, bool passive,
-                  int name_flags, struct addrinfo **res);
-int coio__fd_wait(int fd, bool write, int64_t deadline);
+COIO_HIDDEN int coio__fd_wait(int fd, bool write, int64_t deadline);
+/* Resolve host:port for sockets of socktype (stream.c; datagram.c uses it too):
+   0, or -1 with errno ENOENT, EAGAIN, ENOMEM, EINVAL. */
+struct addrinfo;
+COIO_HIDDEN int coio__resolve(const char *host, int port, int family, int socktype, bool passive,
+                              int name_flags, struct addrinfo **res);
 /* coio_sendfile with a deadline (< 0: none), for coio_writer_sendfile (sendfile.c). */
 COIO_HIDDEN ssize_t coio__sendfile(int out, int in, off_t offset, size_t count, int flags,
                                    int64_t deadline);
