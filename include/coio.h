@@ -932,8 +932,8 @@ typedef struct {
     const char *server_hostname; /* client: SNI and the name to verify; NULL: the host
                                     argument; "": no SNI, no host-name check */
     double tls_handshake_timeout; /* seconds, 0: 60 (ssl_handshake_timeout) */
-    double tls_shutdown_timeout;  /* seconds for our close_notify to go out, 0: 30,
-                                     < 0: none is waited for (ssl_shutdown_timeout) */
+    double tls_shutdown_timeout;  /* seconds the close_notify exchange may take at
+                                     close, 0: 30, < 0: no wait (ssl_shutdown_timeout) */
 } coio_stream_opts;
 
 /* -- Reader (asyncio.StreamReader) -----------------------------------------
@@ -1043,8 +1043,9 @@ COIO_API size_t coio_writer_buffer_size(const coio_writer *w);
    with errno ECONNRESET (closed), EINVAL. */
 COIO_API int coio_writer_write_eof(coio_writer *w);
 COIO_API int coio_writer_can_write_eof(const coio_writer *w);
-/* Close: buffered bytes are still sent, then the fd is closed; the reader of
-   the connection sees EOF after what it holds. Idempotent; -1/EINVAL for NULL. */
+/* Close: buffered bytes are still sent, then the fd is closed (TLS: after the
+   close_notify exchange, section TLS); the reader of the connection sees EOF
+   after what it holds. Idempotent; -1/EINVAL for NULL. */
 COIO_API int coio_writer_close(coio_writer *w);
 COIO_API int coio_writer_is_closing(const coio_writer *w);
 /* Wait until the fd is closed (after close, or once the peer is gone and the
@@ -1212,8 +1213,13 @@ COIO_API void coio_server_release(coio_server *s);
      - no half-close (TLS4): coio_writer_can_write_eof is 0, write_eof fails
        with ENOTSUP;
      - close (writer close/release, the server's handler returning) sends
-       close_notify, waiting at most opts->tls_shutdown_timeout for room in the
-       socket, and does not wait for the peer's;
+       close_notify and waits for the peer's before the fd closes, at most
+       opts->tls_shutdown_timeout (asyncio's SSL shutdown); this runs in a task
+       of its own, so close returns at once and coio_writer_wait_closed returns
+       when the fd is closed. No wait when the peer's close_notify came first or
+       the peer closed or reset the connection; coio_server_abort_clients and
+       tls_shutdown_timeout < 0 skip the wait (ours is sent if the socket has
+       room); the loop ending cuts it short;
      - coio_writer_fd gives the socket, which must not be read or written.
    The errors TLS adds to the calls that connect, accept or upgrade:
      EBADMSG      the peer's certificate failed verification (untrusted,
@@ -1224,11 +1230,24 @@ COIO_API void coio_server_release(coio_server *s);
      EINVAL       the context lacks the role (a server context given to
                   coio_open_connection, a client one to coio_start_server);
    and to reads and writes after it: EPROTO (a TLS protocol error: bad record,
-   unexpected message), ECONNRESET (unclean close, above). The OpenSSL reason
-   text of the last failure is coio_stream_tls_error(). A cancel during the
-   handshake returns ECANCELED with the connection closed and nothing leaked; a
-   cancelled read leaves the stream usable with nothing lost, as over TCP (ST6),
-   and releasing the handles closes it. */
+   unexpected message, an alert from the peer), ECONNRESET (unclean close,
+   above); once a read failed so, writes fail with EPROTO, or EPIPE after a lost
+   connection. The OpenSSL reason text of the last failure is
+   coio_stream_tls_error().
+   A server whose context requires client certificates (set_verify REQUIRED
+   plus load_verify_locations) refuses a client without one or with one it
+   cannot verify: its callback never runs; the client sees, over TLS 1.3, its
+   handshake succeed and its first read fail with EPROTO (the alert, e.g.
+   "tlsv13 alert certificate required", "tlsv1 alert unknown ca"), over TLS 1.2
+   the handshake fail with ECONNABORTED. coio_writer_tls_peer_subject gives the
+   server the client's subject.
+   Cancellation: a cancel during the handshake (coio_open_connection,
+   coio_writer_start_tls, a server's) fails it with ECANCELED, closes the
+   connection and leaks nothing; after a cancelled start_tls the handles are a
+   closed stream (writes ECONNRESET, reads EOF). A cancelled or timed-out read
+   leaves the stream usable with nothing lost, also mid-record (OpenSSL keeps
+   the partial record), as over TCP (ST6) and as in asyncio; releasing the
+   handles closes it. */
 
 #define COIO_TLS_CLIENT 1       /* coio_tls_context_new roles (or both) */
 #define COIO_TLS_SERVER 2

@@ -158,6 +158,8 @@ struct stream {
     uint8_t server_side;    /* accepted by a server (start_tls's default role) */
     uint8_t has_reader, has_writer;
     uint8_t closed;
+    uint8_t abort;          /* close at once: no goodbye (abort_clients) */
+    struct coio__task *goodbye; /* the task running the transport's goodbye, or NULL */
     coio_reader r;
     coio_writer w;
 };
@@ -165,8 +167,59 @@ struct stream {
 static struct stream *of_reader(coio_reader *r) { return coio__container_of(r, struct stream, r); }
 static struct stream *of_writer(coio_writer *w) { return coio__container_of(w, struct stream, w); }
 
+static void stream_unref(struct stream *s);
+
+/* The goodbye task ends (done, timed out, cancelled, abandoned by a closing loop,
+   or never ran): the transport closes now and wait_closed returns. */
+static void goodbye_end(void *arg)
+{
+    struct stream *s = arg;
+    if (s->tp.fd >= 0)
+        s->tp.ops->close(&s->tp);
+    s->goodbye = NULL;
+    wake_all(&s->w.closers);
+    stream_unref(s);
+}
+
+static void *goodbye_main(void *arg)
+{
+    struct stream *s = arg;
+    struct guard g;
+    guard_push(&g, goodbye_end, s);
+    int64_t deadline = coio__deadline_ns(s->tp.close_timeout);
+    while (!s->abort && s->tp.ops->goodbye(&s->tp) < 0 && errno == EAGAIN &&
+           coio__now_ns() < deadline && coio__transport_wait(&s->tp, deadline) == 0)
+        ;
+    guard_pop(&g);
+    goodbye_end(s);
+    return NULL;
+}
+
+/* A graceful close says goodbye first when the transport has one (TLS: the
+   close_notify exchange, bounded by ssl_shutdown_timeout, TLS2). One step runs now:
+   it is all when the peer's close_notify came already or the peer is gone, so a
+   server closing after the client's goodbye never waits. Otherwise a task does the
+   rest, holding a reference, and closes the transport; wait_closed waits for it.
+   true when that task took the transport over. */
+static bool goodbye_started(struct stream *s)
+{
+    if (!s->tp.ops->goodbye || s->abort || s->tp.close_timeout <= 0 || s->w.flushing)
+        return false;
+    if (s->tp.ops->goodbye(&s->tp) == 0 || errno != EAGAIN)
+        return false;
+    coio_loop *l = coio_loop_current();
+    coio_task_opts o = {.name = "coio-tls-shutdown", .arg_dtor = goodbye_end, .eager = -1};
+    coio_task *t = l ? coio_loop_spawn(l, &o, goodbye_main, s) : NULL;
+    if (!t)
+        return false; /* closed now: ours went out if the socket took it */
+    s->goodbye = coio__as_task(t);
+    s->refs++;
+    coio_task_release(t);
+    return true;
+}
+
 /* Close the fd: the reader then sees EOF after its buffered bytes (ST9), drain and
-   wait_closed waiters are released. */
+   wait_closed waiters are released (wait_closed: once the goodbye, if any, ended). */
 static void stream_finish_close(struct stream *s)
 {
     if (s->closed)
@@ -175,18 +228,31 @@ static void stream_finish_close(struct stream *s)
     s->r.eof = 1;
     interrupt(s->r.waiter, EINTR);
     wake_all(&s->r.fedq);
-    if (s->tp.fd >= 0)
-        s->tp.ops->close(&s->tp);
     s->w.len = s->w.off = 0;
     wake_all(&s->w.drainers);
-    wake_all(&s->w.closers);
+    if (s->tp.fd >= 0 && !goodbye_started(s))
+        s->tp.ops->close(&s->tp);
+    if (!s->goodbye)
+        wake_all(&s->w.closers);
+}
+
+/* Close at once, without the goodbye (asyncio's transport.abort()); a goodbye
+   already waiting is cut short. */
+static void stream_abort(struct stream *s)
+{
+    s->abort = 1;
+    if (s->goodbye)
+        interrupt(s->goodbye, EINTR);
+    stream_finish_close(s);
 }
 
 static void stream_unref(struct stream *s)
 {
     if (--s->refs > 0)
         return;
-    stream_finish_close(s);
+    stream_finish_close(s); /* may hand the transport to its goodbye (a reference) */
+    if (s->refs > 0)
+        return;
     free(s->r.buf);
     free(s->w.buf);
     free(s);
@@ -1101,7 +1167,7 @@ int coio_writer_wait_closed(coio_writer *w)
     }
     struct stream *s = of_writer(w);
     int64_t deadline = writer_deadline(w);
-    while (!s->closed) {
+    while (!s->closed || s->goodbye) { /* TLS: the close_notify exchange ends first */
         int code = lwait_park_until(self, &w->closers, deadline);
         if (code) {
             errno = code;
@@ -1934,7 +2000,7 @@ static int server_close_clients(coio_server *s, bool abort)
     for (struct coio__list *n = s->clients.next; n != &s->clients; n = n->next) {
         struct client *c = coio__container_of(n, struct client, link);
         if (abort)
-            stream_finish_close(of_writer(c->w)); /* drops the unsent bytes */
+            stream_abort(of_writer(c->w)); /* drops the unsent bytes, no goodbye */
         else
             coio_writer_close(c->w);
     }

@@ -49,7 +49,7 @@ struct coio__tls {
     int sys_err;                /* errno of the BIO's last failed read/write */
     uint8_t eof;                /* the BIO read EOF */
     uint8_t fatal;              /* a fatal error: no close_notify may be sent */
-    double shutdown_timeout;
+    int dead_err;               /* after a fatal read or write: what writes fail with */
     char alpn[256];
     char err[200];              /* the reason of the last failure */
 };
@@ -438,6 +438,7 @@ static int io_failed(struct coio__transport *tp, int ssl_err, bool reading)
 {
     struct coio__tls *t = tp->tls;
     t->fatal = 1;
+    t->dead_err = EPIPE;
     if (ssl_err == SSL_ERROR_SYSCALL && t->sys_err) {
         set_err(t, strerror(t->sys_err));
         ERR_clear_error();
@@ -453,6 +454,7 @@ static int io_failed(struct coio__transport *tp, int ssl_err, bool reading)
         return reading ? ECONNRESET : EPIPE;
     }
     set_err_queue(t, "TLS protocol error");
+    t->dead_err = EPROTO;
     return EPROTO;
 }
 
@@ -469,6 +471,16 @@ static ssize_t tls_read(struct coio__transport *tp, void *buf, size_t n, int64_t
             return (ssize_t)got;
         int e = SSL_get_error(t->ssl, 0);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            /* A cancel or the reader's timeout ends the wait here and the stream
+               stays usable, as a plain one (ST6; asyncio's transport reads on
+               whatever happens to a read call), also mid-record: with SSL over
+               the fd nothing is taken from the socket but into the SSL object,
+               which keeps a partial record (and a pending write) for the next
+               call, and cancellation is delivered only here, between SSL calls,
+               never inside one. Closing the connection instead would make a
+               cancel's outcome depend on where TCP split the records. The
+               handshake is different: a cancelled one closes the connection
+               (its callers, stream.c), as asyncio does. */
             if (wait_for(tp, e, deadline) < 0)
                 return -1;
             continue;
@@ -483,6 +495,10 @@ static ssize_t tls_read(struct coio__transport *tp, void *buf, size_t n, int64_t
 static ssize_t tls_send(struct coio__transport *tp, const void *p, size_t n)
 {
     struct coio__tls *t = tp->tls;
+    if (t->dead_err) { /* the session failed (a read saw it): OpenSSL may not go on */
+        errno = t->dead_err;
+        return -1;
+    }
     size_t done = 0;
     t->sys_err = 0;
     ERR_clear_error();
@@ -502,45 +518,38 @@ static ssize_t tls_send(struct coio__transport *tp, const void *p, size_t n)
     return -1;
 }
 
-/* The close_notify that did not fit the socket at close: sent by this task within
-   the shutdown timeout (asyncio's ssl_shutdown_timeout), then everything goes. */
-struct closer {
-    struct coio__scope sc;
-    struct coio__tls *t;
-};
-
-static void closer_finish(struct coio__tls *t)
+/* One step of the close_notify exchange that precedes a graceful close (asyncio's
+   SSL shutdown; stream.c runs the steps in a task, bounded by close_timeout, TLS2):
+   ours first, then the peer's is read (application data arriving meanwhile is
+   dropped by OpenSSL). Nothing is waited for when the peer's close_notify came
+   already, the peer closed or reset the connection, or the session is unusable
+   (handshake unfinished, a fatal error): SSL_shutdown must not run after one. */
+static int tls_goodbye(struct coio__transport *tp)
 {
-    coio_close(t->fd);
-    tls_free(t);
-}
-
-static void closer_abandon(struct coio__scope *sc)
-{
-    closer_finish(coio__container_of(sc, struct closer, sc)->t);
-}
-
-static void closer_never_ran(void *arg) { closer_finish(arg); }
-
-static void *closer_main(void *arg)
-{
-    struct coio__tls *t = arg;
-    struct coio__task *self = coio__self();
-    struct closer c = {{self->scopes, closer_abandon}, t};
-    self->scopes = &c.sc;
-    int64_t deadline = coio__deadline_ns(t->shutdown_timeout);
-    for (;;) {
+    struct coio__tls *t = tp->tls;
+    if (!t || t->fatal || !SSL_is_init_finished(t->ssl))
+        return 0;
+    for (int i = 0; i < 2; i++) { /* the second call reads the peer's */
+        t->sys_err = 0;
         ERR_clear_error();
         int rc = SSL_shutdown(t->ssl);
-        if (rc >= 0 || SSL_get_error(t->ssl, rc) != SSL_ERROR_WANT_WRITE)
-            break;
-        if (coio__fd_wait(t->fd, true, deadline) < 0)
-            break;
+        if (rc == 1 || (rc == 0 && t->eof))
+            return 0;
+        if (rc == 0)
+            continue;
+        int e = SSL_get_error(t->ssl, rc);
+        ERR_clear_error();
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && !t->eof) {
+            tp->want = e == SSL_ERROR_WANT_WRITE ? COIO__WANT_WRITE : COIO__WANT_READ;
+            errno = EAGAIN;
+            return -1;
+        }
+        t->fatal = 1; /* EOF, a reset, a protocol error: no more to say */
+        return 0;
     }
-    ERR_clear_error();
-    self->scopes = c.sc.next;
-    closer_finish(t);
-    return NULL;
+    tp->want = COIO__WANT_READ;
+    errno = EAGAIN;
+    return -1;
 }
 
 static void tls_close(struct coio__transport *tp)
@@ -548,27 +557,20 @@ static void tls_close(struct coio__transport *tp)
     struct coio__tls *t = tp->tls;
     tp->tls = NULL;
     tp->fd = -1;
-    if (!t->fatal && SSL_is_init_finished(t->ssl)) {
-        /* Our close_notify; the peer's is not waited for (the fd closes now). */
+    if (!t->fatal && SSL_is_init_finished(t->ssl) &&
+        !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
+        /* No goodbye ran (abort, no timeout, no task for it): our close_notify if
+           the socket takes it now; the peer's is not waited for. */
         ERR_clear_error();
-        int rc = SSL_shutdown(t->ssl);
-        if (rc < 0 && SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_WRITE &&
-            t->shutdown_timeout > 0) {
-            coio_loop *l = coio_loop_current();
-            coio_task_opts o = {.name = "coio-tls-shutdown", .arg_dtor = closer_never_ran,
-                                .eager = -1};
-            coio_task *task = l ? coio_loop_spawn(l, &o, closer_main, t) : NULL;
-            if (task) {
-                coio_task_release(task);
-                return;
-            }
-        }
+        SSL_shutdown(t->ssl);
         ERR_clear_error();
     }
-    closer_finish(t);
+    coio_close(t->fd);
+    tls_free(t);
 }
 
-static const struct coio__transport_ops tls_ops = {tls_read, tls_send, NULL, tls_close};
+static const struct coio__transport_ops tls_ops = {tls_read, tls_send, NULL, tls_close,
+                                                   tls_goodbye};
 
 int coio__tls_attach(struct coio__transport *tp, coio_tls_context *ctx, const char *hostname,
                      bool server_side, const coio_stream_opts *opts)
@@ -596,8 +598,6 @@ int coio__tls_attach(struct coio__transport *tp, coio_tls_context *ctx, const ch
     t->fd = tp->fd;
     t->ctx = ctx;
     coio__tls_context_ref(ctx);
-    double st = opts ? opts->tls_shutdown_timeout : 0;
-    t->shutdown_timeout = st > 0 ? st : st < 0 ? 0 : 30.0;
     BIO_set_data(bio, t);
     SSL_set_bio(ssl, bio, bio);
     /* What the writer needs, whatever the SSL_CTX (one of the user's) says: a retry
@@ -629,6 +629,8 @@ int coio__tls_attach(struct coio__transport *tp, coio_tls_context *ctx, const ch
     tp->tls = t;
     tp->ops = &tls_ops;
     tp->unclean_eof = 0;
+    double st = opts ? opts->tls_shutdown_timeout : 0;
+    tp->close_timeout = st > 0 ? st : st < 0 ? 0 : 30.0;
     return 0;
 }
 

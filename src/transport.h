@@ -28,9 +28,15 @@ struct coio__transport_ops {
     /* Half-close (write EOF): 0 done, 1 "this fd's only EOF is its close" (a
        pipe); NULL when the transport cannot (TLS: TLS4). */
     int (*shutdown_wr)(struct coio__transport *tp);
-    /* Close: release everything and set fd to -1. TLS sends close_notify first
-       (bounded by the shutdown timeout). */
+    /* Close: release everything and set fd to -1, now. TLS sends its close_notify
+       first if it has not and the socket has room (one try: abort, or no goodbye). */
     void (*close)(struct coio__transport *tp);
+    /* The goodbye before a graceful close, one nonblocking step; NULL for the plain
+       fd. TLS: our close_notify, then the peer's (asyncio's SSL shutdown). 0 when it
+       is over (or there is nothing to say: no session, a fatal error, the peer gone);
+       -1/EAGAIN with want set: wait and call again (stream.c bounds the whole by
+       close_timeout). */
+    int (*goodbye)(struct coio__transport *tp);
 };
 
 struct coio__transport {
@@ -39,6 +45,7 @@ struct coio__transport {
     uint8_t sock;           /* send(MSG_NOSIGNAL) works; else write() with SIGPIPE held */
     uint8_t want;           /* COIO__WANT_*: what the last EAGAIN waits for */
     uint8_t unclean_eof;    /* TLS: the peer ended the connection without close_notify */
+    double close_timeout;   /* seconds goodbye may take (TLS: ssl_shutdown_timeout), 0: none */
     struct coio__tls *tls;  /* the TLS session (tls.c), NULL for a plain fd */
 };
 

@@ -49,7 +49,7 @@ static void fd_close(struct coio__transport *tp)
     tp->fd = -1;
 }
 
-static const struct coio__transport_ops fd_ops = {fd_read, fd_send, fd_shutdown_wr, fd_close};
+static const struct coio__transport_ops fd_ops = {fd_read, fd_send, fd_shutdown_wr, fd_close, NULL};
 
 void coio__transport_fd_init(struct coio__transport *tp, int fd)
 {
@@ -57,6 +57,7 @@ void coio__transport_fd_init(struct coio__transport *tp, int fd)
     tp->fd = fd;
     tp->want = 0;
     tp->unclean_eof = 0;
+    tp->close_timeout = 0;
     tp->tls = NULL;
     tp->sock = 0;
     if (fd < 0)

@@ -1,17 +1,21 @@
 /* check_tls.c — TLS streams over OpenSSL (TLS1-TLS6): handshake and echo, the reader's
  * calls over TLS, verification failures (wrong host name, self-signed, expired), the
  * handshake timeout, close_notify vs an unclean close, no half-close, STARTTLS, the
- * session's facts, 10 MiB each way with backpressure, 500 concurrent clients, and
- * cancellation mid-handshake and mid-read leaking nothing.
+ * session's facts, 10 MiB each way with backpressure, 500 concurrent clients,
+ * cancellation mid-handshake (connect, start_tls) and mid-read (mid-record too)
+ * leaking nothing, the close_notify exchange at close within the shutdown timeout,
+ * and client certificates (mutual TLS).
  *
  * The certificates are made for this run with the openssl command in a temporary
  * directory (removed at exit): a CA, a server certificate for localhost/127.0.0.1
- * signed by it, an expired one, and a self-signed one. No key is committed.
+ * signed by it, an expired one, a self-signed one, a client certificate signed by
+ * the CA and one signed by a second CA. No key is committed.
  */
 #include "helpers.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -29,6 +33,7 @@
 
 static char dir[256];
 static char ca_pem[300], srv_pem[300], srv_key[300], exp_pem[300], self_pem[300], self_key[300];
+static char cli_pem[300], cli_key[300], cli2_pem[300], cli2_key[300]; /* client certificates */
 
 static int sh(const char *cmd)
 {
@@ -50,6 +55,10 @@ static int make_certs(void)
     snprintf(exp_pem, sizeof exp_pem, "%s/exp.pem", dir);
     snprintf(self_pem, sizeof self_pem, "%s/self.pem", dir);
     snprintf(self_key, sizeof self_key, "%s/self.key", dir);
+    snprintf(cli_pem, sizeof cli_pem, "%s/cli.pem", dir);
+    snprintf(cli_key, sizeof cli_key, "%s/cli.key", dir);
+    snprintf(cli2_pem, sizeof cli2_pem, "%s/cli2.pem", dir);
+    snprintf(cli2_key, sizeof cli2_key, "%s/cli2.key", dir);
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "cd %s && EC='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "
@@ -62,7 +71,15 @@ static int make_certs(void)
              "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -days -1 "
              "-extfile ext.cnf -out exp.pem && "
              "openssl req -x509 $EC -keyout self.key -out self.pem -subj '/CN=localhost' -days 2 "
-             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 && "
+             /* a client's, signed by the CA; another signed by a second CA */
+             "openssl req -new $EC -keyout cli.key -out cli.csr -subj '/CN=coio client/O=coio' && "
+             "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -days 2 -out cli.pem && "
+             "openssl req -x509 $EC -keyout ca2.key -out ca2.pem -subj '/CN=other CA' -days 2 "
+             "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign && "
+             "openssl req -new $EC -keyout cli2.key -out cli2.csr -subj '/CN=coio client' && "
+             "openssl x509 -req -in cli2.csr -CA ca2.pem -CAkey ca2.key -CAcreateserial -days 2 "
+             "-out cli2.pem"
              ") >/dev/null 2>&1",
              dir);
     /* the subshell keeps the cd local */
@@ -1004,6 +1021,441 @@ START_TEST(test_TLS2_loop_ends_mid_handshake)
 }
 END_TEST
 
+/* ---- cancellation mid-record, and of start_tls --------------------------------------------- */
+
+#if COIO_TLS
+#define REC_LEN 1000
+static unsigned char rec_msg[REC_LEN];
+static int split_rounds; /* records the split handler sent whole */
+
+/* Two messages, each one TLS record sent in two parts: the first half at once, the
+   rest after the client's "go". Then a line is echoed. The record is made by
+   pointing the session's write side at a memory BIO for one SSL_write. */
+static int split_handler(coio_reader *r, coio_writer *w, void *arg)
+{
+    (void)arg;
+    SSL *ssl = coio_writer_ssl(w);
+    int fd = coio_writer_fd(w);
+    char line[64];
+    for (int round = 0; round < 2; round++) {
+        BIO *sock = SSL_get_wbio(ssl);
+        BIO *mem = BIO_new(BIO_s_mem());
+        if (!mem || !BIO_up_ref(sock))
+            return 0;
+        SSL_set0_wbio(ssl, mem);
+        size_t done = 0;
+        int ok = SSL_write_ex(ssl, rec_msg, REC_LEN, &done);
+        char *p;
+        long n = BIO_get_mem_data(mem, &p);
+        unsigned char rec[REC_LEN + 256];
+        if (ok && n > 0 && (size_t)n <= sizeof rec)
+            memcpy(rec, p, (size_t)n);
+        SSL_set0_wbio(ssl, sock); /* frees mem */
+        if (!ok || n <= 0 || (size_t)n > sizeof rec)
+            return 0;
+        size_t half = (size_t)n / 2;
+        if (write(fd, rec, half) != (ssize_t)half)
+            return 0;
+        if (coio_reader_readexactly(r, line, 2, NULL) != 2) /* "go" */
+            return 0;
+        if (write(fd, rec + half, (size_t)n - half) != (ssize_t)n - (ssize_t)half)
+            return 0;
+        split_rounds++;
+    }
+    ssize_t k = coio_reader_readline(r, line, sizeof line);
+    if (k > 0 && coio_writer_write(w, line, (size_t)k) == 0)
+        coio_writer_drain(w);
+    while (coio_reader_read(r, line, sizeof line) > 0)
+        ;
+    return 0;
+}
+
+struct msg_read {
+    coio_reader *r;
+    unsigned char buf[REC_LEN];
+    int rc, err;
+};
+
+static void *read_msg(void *arg)
+{
+    struct msg_read *m = arg;
+    m->rc = (int)coio_reader_readexactly(m->r, m->buf, REC_LEN, NULL);
+    m->err = errno;
+    return NULL;
+}
+
+/* Wait (bounded) until the client's session holds part of a record. */
+static void await_partial_record(SSL *ssl)
+{
+    for (int i = 0; i < 500 && !SSL_has_pending(ssl); i++)
+        coio_sleep(0.01);
+    ck_assert_int_eq(SSL_has_pending(ssl), 1);
+}
+
+/* A read cancelled, or timed out, while half a record sits in the session: the
+   stream stays usable and nothing is lost (ST6, as over TCP; tls.c says why). */
+static void tls2_mid_record(void)
+{
+    for (size_t i = 0; i < REC_LEN; i++)
+        rec_msg[i] = pattern(7, i);
+    split_rounds = 0;
+    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
+    coio_server *s = tls_server(split_handler, NULL, sc, 0);
+    coio_tls_context *cc = client_ctx(true);
+    coio_reader *r;
+    coio_writer *w;
+    ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "localhost", NULL, &r, &w), 0);
+    SSL *cssl = coio_writer_ssl(w);
+    struct msg_read m = {r, {0}, 0, 0};
+    coio_task *t = coio_spawn(read_msg, &m);
+    await_partial_record(cssl);
+    coio_cancel(t);
+    coio_await(t, NULL);
+    coio_absorb_cancel();
+    coio_task_release(t);
+    ck_assert_int_eq(m.rc, -1);
+    ck_assert_int_eq(m.err, ECANCELED);
+    ck_assert_int_eq(SSL_has_pending(cssl), 1); /* the half record is kept */
+    ck_assert_int_eq(coio_writer_write(w, "go", 2), 0);
+    ck_assert_int_eq(coio_reader_readexactly(r, m.buf, REC_LEN, NULL), REC_LEN);
+    ck_assert(memcmp(m.buf, rec_msg, REC_LEN) == 0);
+    ck_assert_int_eq(split_rounds, 1);
+    /* the reader's timeout: the same */
+    ck_assert_int_eq(coio_reader_set_timeout(r, 0.3), 0);
+    ck_assert_err(coio_reader_readexactly(r, m.buf, REC_LEN, NULL), ETIMEDOUT);
+    ck_assert_int_eq(SSL_has_pending(cssl), 1);
+    ck_assert_int_eq(coio_reader_set_timeout(r, 0), 0);
+    ck_assert_int_eq(coio_writer_write(w, "go", 2), 0);
+    memset(m.buf, 0, sizeof m.buf);
+    ck_assert_int_eq(coio_reader_readexactly(r, m.buf, REC_LEN, NULL), REC_LEN);
+    ck_assert(memcmp(m.buf, rec_msg, REC_LEN) == 0);
+    ck_assert_int_eq(split_rounds, 2);
+    /* both ways still work */
+    char line[16];
+    ck_assert_int_eq(coio_writer_write(w, "ping\n", 5), 0);
+    ck_assert_int_eq(coio_reader_readline(r, line, sizeof line), 5);
+    ck_assert(memcmp(line, "ping\n", 5) == 0);
+    coio_writer_release(w);
+    coio_reader_release(r);
+    coio_server_close(s);
+    ck_assert_int_eq(coio_server_wait_closed(s), 0);
+    coio_server_release(s);
+    coio_tls_context_release(sc);
+    coio_tls_context_release(cc);
+}
+START_TEST(test_TLS2_cancel_mid_record_keeps_the_stream_usable) { RUN(tls2_mid_record); }
+END_TEST
+#endif
+
+static void *cancel_start_tls(void *arg)
+{
+    struct cancel_arg *a = arg;
+    coio_stream_opts o = {.server_hostname = "localhost"};
+    a->rc = coio_writer_start_tls(a->w, a->cc, &o);
+    a->err = errno;
+    return NULL;
+}
+
+/* TLS5 + cancel: a start_tls cancelled mid-handshake closes the connection (as
+   asyncio's start_tls); the handles are then a closed stream: writes ECONNRESET,
+   reads EOF. Nothing leaks. */
+static void tls5_cancel(void)
+{
+    int fds = count_fds();
+    stall_calls = 0;
+    coio_server *plain = coio_start_server(stall_handler, NULL, "127.0.0.1", 0, NULL);
+    coio_tls_context *cc = client_ctx(true);
+    struct cancel_arg a = {coio_server_port(plain), cc, 0, 0, NULL, NULL};
+    ck_assert_int_eq(coio_open_connection("127.0.0.1", a.port, NULL, &a.r, &a.w), 0);
+    coio_task *t = coio_spawn(cancel_start_tls, &a);
+    ck_assert_int_eq(coio_sleep(0.1), 0);
+    coio_cancel(t);
+    coio_await(t, NULL);
+    coio_absorb_cancel();
+    coio_task_release(t);
+    ck_assert_int_eq(a.rc, -1);
+    ck_assert_int_eq(a.err, ECANCELED);
+    ck_assert_int_eq(coio_writer_is_closing(a.w), 1);
+    ck_assert_int_eq(coio_writer_fd(a.w), -1);
+    ck_assert_err(coio_writer_write(a.w, "x", 1), ECONNRESET);
+    char buf[8];
+    ck_assert_int_eq(coio_reader_read(a.r, buf, sizeof buf), 0);
+    ck_assert_int_eq(coio_writer_wait_closed(a.w), 0);
+    coio_writer_release(a.w);
+    coio_reader_release(a.r);
+    coio_server_close(plain);
+    ck_assert_int_eq(coio_server_wait_closed(plain), 0); /* its handler saw EOF */
+    ck_assert_int_eq(stall_calls, 1);
+    coio_server_release(plain);
+    coio_tls_context_release(cc);
+    ck_assert_int_eq(count_fds(), fds);
+}
+START_TEST(test_TLS5_cancelled_start_tls_closes_the_connection) { RUN(tls5_cancel); }
+END_TEST
+
+/* ---- TLS2: the close_notify exchange at close (ssl_shutdown_timeout) ----------------------- */
+
+static int hold_release; /* the holding handler returns once set */
+static double handler_end;
+
+/* Reads nothing (so never answers a close_notify) until told to return. */
+static int holding_handler(coio_reader *r, coio_writer *w, void *arg)
+{
+    (void)r;
+    (void)w;
+    struct srvstate *st = arg;
+    st->calls++;
+    while (!hold_release && coio_sleep(0.01) == 0)
+        ;
+    st->done++;
+    return 0;
+}
+
+/* Writes a line and returns at once (the server closes) without reading. */
+static int bye_handler(coio_reader *r, coio_writer *w, void *arg)
+{
+    (void)r;
+    (void)arg;
+    coio_writer_write(w, "bye\n", 4);
+    coio_writer_drain(w);
+    handler_end = now();
+    return 0;
+}
+
+static void tls2_goodbye(void)
+{
+    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
+    coio_tls_context *cc = client_ctx(true);
+    coio_reader *r;
+    coio_writer *w;
+    char buf[16];
+
+    /* a peer that answers: wait_closed returns once its close_notify came, which
+       it sends when its handler has seen ours as EOF; it closes without waiting
+       (ours came first), so every fd is closed when wait_closed returns */
+    struct srvstate st = {0};
+    coio_server *s = tls_server(echo_handler, &st, sc, 0);
+    int fds = count_fds();
+    ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "localhost", NULL, &r, &w), 0);
+    ck_assert_int_eq(coio_writer_write(w, "hi\n", 3), 0);
+    ck_assert_int_eq(coio_reader_readline(r, buf, sizeof buf), 3);
+    double t0 = now();
+    ck_assert_int_eq(coio_writer_close(w), 0);
+    ck_assert_int_eq(coio_writer_is_closing(w), 1);
+    ck_assert_int_eq(coio_writer_wait_closed(w), 0);
+    ck_assert_time(now() - t0, 0, 1.0);
+    ck_assert_int_eq(st.done, 1);
+    ck_assert_int_eq(coio_writer_fd(w), -1);
+    ck_assert_int_eq(count_fds(), fds);
+    coio_writer_release(w);
+    coio_reader_release(r);
+    coio_server_release(s);
+
+    /* a peer that never answers: close takes the shutdown timeout, then the fd
+       closes anyway */
+    st = (struct srvstate){0};
+    hold_release = 0;
+    s = tls_server(holding_handler, &st, sc, 0);
+    coio_stream_opts o = {.tls = cc, .server_hostname = "localhost", .tls_shutdown_timeout = 0.5};
+    ck_assert_int_eq(coio_open_connection("127.0.0.1", coio_server_port(s), &o, &r, &w), 0);
+    t0 = now();
+    ck_assert_int_eq(coio_writer_close(w), 0);
+    ck_assert_int_eq(coio_writer_wait_closed(w), 0);
+    ck_assert_time(now() - t0, 0.45, 3.0);
+    ck_assert_int_eq(coio_writer_fd(w), -1);
+    ck_assert_int_eq(coio_reader_read(r, buf, sizeof buf), 0);
+    coio_writer_release(w);
+    coio_reader_release(r);
+    ck_assert_int_eq(st.calls, 1);
+    hold_release = 1;
+    coio_server_close(s);
+    ck_assert_int_eq(coio_server_wait_closed(s), 0);
+    coio_server_release(s);
+
+    /* the server's side: its handler returns, its close_notify goes out, the client
+       never answers: the server's fd closes after its shutdown timeout */
+    coio_stream_opts so = {.tls = sc, .tls_shutdown_timeout = 0.5};
+    s = coio_start_server(bye_handler, NULL, "127.0.0.1", 0, &so);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "localhost", NULL, &r, &w), 0);
+    ck_assert_int_eq(coio_reader_readline(r, buf, sizeof buf), 4);
+    struct pollfd pfd = {coio_writer_fd(w), POLLRDHUP, 0};
+    for (int i = 0; i < 500 && !(pfd.revents & POLLRDHUP); i++) {
+        coio_sleep(0.01);
+        ck_assert_int_ge(poll(&pfd, 1, 0), 0);
+    }
+    ck_assert(pfd.revents & POLLRDHUP);
+    ck_assert_time(now() - handler_end, 0.4, 3.0);
+    ck_assert_int_eq(coio_reader_read(r, buf, sizeof buf), 0); /* its close_notify */
+    coio_writer_release(w);
+    coio_reader_release(r);
+    coio_server_release(s);
+
+    /* a peer that closed the TCP connection without close_notify: no wait, even
+       before its EOF was read, with the default timeout (30 s) */
+    s = tls_server(unclean_handler, NULL, sc, 0);
+    ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "localhost", NULL, &r, &w), 0);
+    ck_assert_int_eq(coio_sleep(0.2), 0); /* "abc", then its FIN */
+    t0 = now();
+    ck_assert_int_eq(coio_writer_close(w), 0);
+    ck_assert_int_eq(coio_writer_wait_closed(w), 0);
+    ck_assert_time(now() - t0, 0, 1.0);
+    coio_writer_release(w);
+    coio_reader_release(r);
+    coio_server_release(s);
+    coio_tls_context_release(sc);
+    coio_tls_context_release(cc);
+}
+START_TEST(test_TLS2_close_waits_for_the_peers_close_notify_within_the_timeout) { RUN(tls2_goodbye); }
+END_TEST
+
+/* The loop ending while a close waits for a silent peer's close_notify (30 s):
+   the wait is cut short, the fd closed, everything freed (ASan, valgrind). */
+static void *goodbye_orphan_main(void *arg)
+{
+    (void)arg;
+    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
+    coio_tls_context *cc = client_ctx(true);
+    struct srvstate st = {0};
+    hold_release = 0;
+    coio_server *s = tls_server(holding_handler, &st, sc, 0);
+    coio_reader *r;
+    coio_writer *w;
+    ck_assert_int_eq(connect_tls(coio_server_port(s), cc, "localhost", NULL, &r, &w), 0);
+    coio_writer_release(w);
+    coio_reader_release(r);
+    coio_sleep(0.05);
+    coio_server_release(s);
+    coio_tls_context_release(sc);
+    coio_tls_context_release(cc);
+    return NULL; /* coio_run cancels the goodbye and the server's client */
+}
+
+START_TEST(test_TLS2_loop_ends_mid_close_notify_exchange)
+{
+    int fds = count_fds();
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ck_assert_int_eq(run_main(goodbye_orphan_main, NULL, NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ck_assert_time((double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9, 0, 5.0);
+    ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
+/* ---- TLS1: client certificates (mutual TLS) ------------------------------------------------ */
+
+/* Sends the client's certificate subject (or "none") and waits for EOF. */
+static int subject_handler(coio_reader *r, coio_writer *w, void *arg)
+{
+    struct srvstate *st = arg;
+    st->calls++;
+    char subj[160];
+    int n = coio_writer_tls_peer_subject(w, subj, sizeof subj - 1);
+    if (n < 0)
+        n = snprintf(subj, sizeof subj - 1, "none %s", errno == ENOENT ? "ENOENT" : "?");
+    subj[n++] = '\n';
+    coio_writer_write(w, subj, (size_t)n);
+    coio_writer_drain(w);
+    while (coio_reader_read(r, subj, sizeof subj) > 0)
+        ;
+    return 0;
+}
+
+/* A client context trusting our CA, with certificate cert/key (NULL: none), and
+   at most TLS 1.2 when tls12. */
+static coio_tls_context *mtls_client(const char *cert, const char *key, bool tls12)
+{
+    coio_tls_context *c = client_ctx(true);
+    if (cert)
+        ck_assert_int_eq(coio_tls_context_load_cert_chain(c, cert, key), 0);
+#if COIO_TLS
+    if (tls12)
+        ck_assert_int_eq(SSL_CTX_set_max_proto_version(coio_tls_context_ssl_ctx(c), TLS1_2_VERSION), 1);
+#else
+    (void)tls12;
+#endif
+    return c;
+}
+
+/* A client the server refuses: over TLS 1.3 its handshake ends before the server
+   checks the certificate, and the server's alert fails the first read (EPROTO);
+   over TLS 1.2 the handshake fails (ECONNABORTED). The alert is in the reason. */
+static void mtls_refused(int port, const char *cert, const char *key, bool tls12, const char *why)
+{
+    coio_tls_context *c = mtls_client(cert, key, tls12);
+    coio_reader *r;
+    coio_writer *w;
+    char buf[64];
+    if (tls12) {
+        ck_assert_err(connect_tls(port, c, "localhost", NULL, &r, &w), ECONNABORTED);
+        ck_assert_msg(strstr(coio_stream_tls_error(NULL), why) != NULL, "%s",
+                      coio_stream_tls_error(NULL));
+    } else {
+        ck_assert_int_eq(connect_tls(port, c, "localhost", NULL, &r, &w), 0);
+        ck_assert_err(coio_reader_read(r, buf, sizeof buf), EPROTO);
+        ck_assert_msg(strstr(coio_stream_tls_error(w), why) != NULL, "%s", coio_stream_tls_error(w));
+        ck_assert_err(coio_writer_write(w, "x", 1), EPROTO); /* the session is dead */
+        coio_writer_release(w);
+        coio_reader_release(r);
+    }
+    coio_tls_context_release(c);
+}
+
+static void tls1_mtls(void)
+{
+    coio_tls_context *sc = server_ctx(srv_pem, srv_key);
+    ck_assert_int_eq(coio_tls_context_load_verify_locations(sc, ca_pem, NULL), 0);
+    ck_assert_int_eq(coio_tls_context_set_verify(sc, COIO_TLS_VERIFY_REQUIRED), 0);
+    struct srvstate st = {0};
+    coio_server *s = tls_server(subject_handler, &st, sc, 0);
+    int port = coio_server_port(s);
+    coio_reader *r;
+    coio_writer *w;
+    char buf[160];
+    for (int tls12 = 0; tls12 < 2; tls12++) {
+        /* a certificate from our CA: accepted, its subject seen by the server */
+        coio_tls_context *c = mtls_client(cli_pem, cli_key, tls12);
+        ck_assert_int_eq(connect_tls(port, c, "localhost", NULL, &r, &w), 0);
+        ck_assert_str_eq(coio_writer_tls_version(w), tls12 ? "TLSv1.2" : "TLSv1.3");
+        ssize_t n = coio_reader_readline(r, buf, sizeof buf - 1);
+        ck_assert_int_gt(n, 0);
+        buf[n] = 0;
+        ck_assert_str_eq(buf, "O=coio,CN=coio client\n");
+        coio_writer_release(w);
+        coio_reader_release(r);
+        coio_tls_context_release(c);
+        ck_assert_int_eq(st.calls, 1 + tls12);
+        /* no certificate; one from another CA */
+        mtls_refused(port, NULL, NULL, tls12, tls12 ? "handshake failure" : "certificate required");
+        mtls_refused(port, cli2_pem, cli2_key, tls12, "unknown ca");
+        ck_assert_int_eq(st.calls, 1 + tls12); /* the handler never ran for them */
+    }
+    coio_server_release(s);
+
+    /* VERIFY_OPTIONAL: a client without a certificate is let in, with no subject;
+       one from another CA is still refused */
+    ck_assert_int_eq(coio_tls_context_set_verify(sc, COIO_TLS_VERIFY_OPTIONAL), 0);
+    st = (struct srvstate){0};
+    s = tls_server(subject_handler, &st, sc, 0);
+    port = coio_server_port(s);
+    coio_tls_context *c = mtls_client(NULL, NULL, false);
+    ck_assert_int_eq(connect_tls(port, c, "localhost", NULL, &r, &w), 0);
+    ssize_t n = coio_reader_readline(r, buf, sizeof buf - 1);
+    ck_assert_int_gt(n, 0);
+    buf[n] = 0;
+    ck_assert_str_eq(buf, "none ENOENT\n");
+    coio_writer_release(w);
+    coio_reader_release(r);
+    coio_tls_context_release(c);
+    mtls_refused(port, cli2_pem, cli2_key, false, "unknown ca");
+    ck_assert_int_eq(st.calls, 1);
+    coio_server_release(s);
+    coio_tls_context_release(sc);
+}
+START_TEST(test_TLS1_server_verifies_client_certificates) { RUN(tls1_mtls); }
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -1018,6 +1470,10 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_TLS2_cancel_mid_handshake_and_mid_read_leaks_nothing);
     tcase_add_test(tc, test_TLS2_loop_ends_mid_handshake);
     tcase_add_test(tc, test_TLS2_abort_clients_mid_handshake_and_mid_read);
+    tcase_add_test(tc, test_TLS2_close_waits_for_the_peers_close_notify_within_the_timeout);
+    tcase_add_test(tc, test_TLS2_loop_ends_mid_close_notify_exchange);
+    tcase_add_test(tc, test_TLS1_server_verifies_client_certificates);
+    tcase_add_test(tc, test_TLS5_cancelled_start_tls_closes_the_connection);
     tcase_add_test(tc, test_TLS3_unclean_close_is_econnreset_with_data_kept);
     tcase_add_test(tc, test_TLS4_no_half_close);
     tcase_add_test(tc, test_TLS5_start_tls_upgrades_in_place);
@@ -1025,6 +1481,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_TLS_10MiB_each_way_with_backpressure);
 #if COIO_TLS
     tcase_add_test(tc, test_TLS1_users_own_ssl_ctx);
+    tcase_add_test(tc, test_TLS2_cancel_mid_record_keeps_the_stream_usable);
 #endif
     tcase_add_test(tc, test_TLS_500_concurrent_clients);
     suite_add_tcase(s, tc);
