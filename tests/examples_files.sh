@@ -135,6 +135,19 @@ run() { # LABEL BACKEND-ENV-VALUE (empty: the default)
     check "$label: POST 405" "$(code -X POST -d x "$url/small.txt")" 405
     check "$label: still serving" "$(curl -s --max-time $t "$url/small.txt")" "small file"
 
+    case $RUNNER in
+    *qemu-i386*)
+        # qemu-i386's signal return loads another thread's TLS base once a
+        # second thread exists (the pool's, here): the handler's return
+        # crashes under qemu, not natively (PORTING.md, "Known qemu 7.2
+        # problem"). The SIGTERM check runs natively and on the other ports.
+        echo "examples_files: $label: SIGTERM exit not checked under qemu-i386 (its signal return loads another thread's TLS base; PORTING.md); it is natively"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null
+        pid=""
+        return
+        ;;
+    esac
     kill -TERM "$pid"
     i=0
     while kill -0 "$pid" 2>/dev/null && [ $i -lt $((50 * slack)) ]; do
