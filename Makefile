@@ -114,6 +114,9 @@ BUILD := $(BUILDDIR)/$(TRIPLE)$(if $(filter i386,$(ARCH)),$(if $(filter i386,$(A
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Iarch -Isrc $(POLLER_CFLAGS) $(EXTRA_CFLAGS)
+# 64-bit off_t and struct stat on 32-bit glibc ports too (i386, armhf): file
+# offsets past 2 GiB, and the ABI coio.h asserts (coio.pc's Cflags carry it).
+ALL_CFLAGS += -D_FILE_OFFSET_BITS=64
 # 32-bit ARM: gcc emits no unwind tables (.ARM.exidx) for C unless asked, and
 # task dumps walk stacks with libgcc's EHABI unwinder (src/dump.c).
 ifeq ($(ARCH),armhf)
@@ -196,7 +199,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB_A)
 # The example servers driven by real clients (curl, socat, nc, wrk): part of every
 # full `make check`; EXAMPLES_NET=1 adds it to a TESTS= subset, EXAMPLES_NET= drops it.
 EXAMPLES_NET ?= $(if $(TESTS)$(FAULTS),,1)
-NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,https_server tls_client echo_server echo_client http_server chat_server file_server udp_echo request_id))
+NET_EXAMPLES := $(if $(EXAMPLES_NET),$(addprefix $(BUILD)/examples/,https_server tls_client echo_server echo_client http_server chat_server file_server udp_echo request_id http_file_server))
 # The tutorial examples with an expected output in examples/expected/ (NAME.out
 # or NAME@TAG.out), run by tests/examples.sh: part of every full `make check`
 # (about 11 s, most of them at once); EXAMPLES_TUT=1 adds them to a TESTS= subset.
@@ -222,6 +225,7 @@ check: $(TEST_BINS) $(NET_EXAMPLES) $(TUT_EXAMPLES) $(DEBUG_EXAMPLES)
 	@RUNNER="$(RUNNER)" $(TSAN_ENV) sh tests/run.sh $(TEST_BINS)
 	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_net.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_NET),TLS=$(TLS) RUNNER="$(RUNNER)" sh tests/examples_tls.sh $(BUILD)/examples)
+	@$(if $(EXAMPLES_NET),RUNNER="$(RUNNER)" sh tests/examples_files.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_TUT),RUNNER="$(RUNNER)" sh tests/examples.sh $(BUILD)/examples)
 	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" sh tests/hang_demo.sh $(BUILD)/examples/hang_demo)
 	@$(if $(EXAMPLES_DEBUG),RUNNER="$(RUNNER)" SANITIZE="$(SANITIZE)" sh tests/gdb.sh $(BUILD)/examples/hang_demo)

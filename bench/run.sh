@@ -23,7 +23,8 @@
 #                     the same certificate (made here with openssl), wrk over https
 #   W8_MIB=256        W8's file size (32 with BENCH_QUICK); made in the temporary
 #                     directory (under /tmp) and removed at exit; W8 implementations:
-#                     coio (io_uring), coio-pool (COIO_BACKEND=epoll), pread, libuv
+#                     coio (io_uring), coio-pool (COIO_BACKEND=epoll), pread, libuv,
+#                     asyncio (asyncio.to_thread: os.pread, os.write, os.fdatasync)
 build=$1
 bin=$build/bench
 peers=$bin/peers
@@ -94,6 +95,7 @@ coio W8 $bin/bench_files coio $w8file
 coio-pool W8 $bin/bench_files coio-pool $w8file
 pread W8 $bin/bench_files pread $w8file
 libuv W8 $peers/uv_bench files $w8file
+asyncio W8 $peers/asyncio_bench files $w8file
 EOF
     for p in go:go_bench asyncio:asyncio_bench; do
         i=${p%%:*} b=$peers/${p#*:}
@@ -256,6 +258,13 @@ function goal(wl, metric, peer, op, bound, pmetric,   r, ok, label) {
     ok = (op == "<=") ? (r <= bound) : (r >= bound)
     printf "  %-8s %-16s coio/%-9s %8.3f   %s %.2f   %s\n", wl, metric, label, r, op, bound, ok ? "met" : "MISSED"
 }
+# coio/peer of one metric, without a goal.
+function ratio(wl, metric, peer) {
+    if (!has(wl, "coio", metric) || !has(wl, peer, metric) || get(wl, peer, metric) == 0)
+        printf "  %-8s %-16s coio/%-9s %8s\n", wl, metric, peer, "n/a (not measured)"
+    else
+        printf "  %-8s %-16s coio/%-9s %8.3f\n", wl, metric, peer, get(wl, "coio", metric) / get(wl, peer, metric)
+}
 # A figure the closing note of issue 6 quotes: requests/s of impl and its ratio to peer.
 function rps(wl, impl, peer) {
     if (!has(wl, impl, "requests/s")) {
@@ -346,6 +355,12 @@ END {
     goal("W8a", "cpu per read", "libuv", "<=", 0.333)
     goal("W8a", "cpu per read", "pread", "<=", 1.25)
     goal("W8c", "cpu per write", "libuv", "<=", 0.667)
+    print "  (asyncio: files through asyncio.to_thread; no goal, the ratios only)"
+    ratio("W8a", "random 4k reads", "asyncio")
+    ratio("W8a", "cpu per read", "asyncio")
+    ratio("W8b", "sequential 1m reads", "asyncio")
+    ratio("W8c", "append 4k+fdatasync/64", "asyncio")
+    ratio("W8c", "cpu per write", "asyncio")
     print ""
     print "streams (issue 6)"
     rps("W5", "coio-streams", "epoll")

@@ -13,6 +13,17 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+/* off_t and struct stat are part of coio's ABI (coio_sendfile, coio_file_stat).
+   The library is built with 64-bit file offsets on every system: on 32-bit
+   glibc (i386, armhf) that takes -D_FILE_OFFSET_BITS=64, which the code that
+   includes this header needs too (pkg-config --cflags coio gives it), or the
+   two would disagree on both types. */
+#ifdef __cplusplus
+static_assert(sizeof(off_t) == 8, "coio.h needs a 64-bit off_t: compile with -D_FILE_OFFSET_BITS=64");
+#else
+_Static_assert(sizeof(off_t) == 8, "coio.h needs a 64-bit off_t: compile with -D_FILE_OFFSET_BITS=64");
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

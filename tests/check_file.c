@@ -617,6 +617,98 @@ START_TEST(test_F8_cancel_a_read_blocked_in_the_kernel)
 }
 END_TEST
 
+/* ---- offsets past 4 GiB (32-bit ports: a 64-bit off_t throughout) ------------------ */
+
+#define G4 (1LL << 32)
+
+static void *main_large(void *arg)
+{
+    (void)arg;
+    coio_file *f = coio_file_open(tpath("sparse"), O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_ptr_nonnull(f);
+    int fd = coio_file_fd(f);
+    char buf[64];
+    /* Something at offset 100: an offset cut to 32 bits (4 GiB + 100 -> 100)
+       would read or overwrite it. */
+    ck_assert_int_eq(coio_file_write(f, "low!", 4, 100), 4);
+    /* Across a page boundary 5 GiB up; and 3 GiB (negative as an int32). */
+    long long hi = 5 * (1LL << 30) + 4093;
+    ck_assert_int_eq(coio_file_write(f, "beyond-4-GiB....", 16, hi), 16);
+    ck_assert_int_eq(coio_file_write(f, "3g", 2, 3 * (1LL << 30)), 2);
+    struct stat st;
+    ck_assert_int_eq(coio_file_stat(f, &st), 0);
+    ck_assert(st.st_size == hi + 16);
+    ck_assert(st.st_size > G4);
+    /* Read back where it was written, then a short read across the end. */
+    memset(buf, 'x', sizeof buf);
+    ck_assert_int_eq(coio_file_read(f, buf, 16, hi), 16);
+    ck_assert(memcmp(buf, "beyond-4-GiB....", 16) == 0);
+    memset(buf, 'x', sizeof buf);
+    ck_assert_int_eq(coio_file_read(f, buf, 32, hi - 8), 24);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(buf[i], 0);
+    ck_assert(memcmp(buf + 8, "beyond-4-GiB....", 16) == 0);
+    ck_assert_int_eq(coio_file_read(f, buf, 2, 3 * (1LL << 30)), 2);
+    ck_assert(memcmp(buf, "3g", 2) == 0);
+    /* The hole at 4 GiB + 100 reads zeros, not "low!". */
+    memset(buf, 'x', sizeof buf);
+    ck_assert_int_eq(coio_file_read(f, buf, 4, G4 + 100), 4);
+    ck_assert(memcmp(buf, "\0\0\0\0", 4) == 0);
+    ck_assert_int_eq(coio_file_read(f, buf, 4, 100), 4);
+    ck_assert(memcmp(buf, "low!", 4) == 0);
+    ck_assert_int_eq(coio_file_read(f, buf, 8, hi + 16), 0); /* EOF */
+    ck_assert_int_eq(coio_file_read(f, buf, 8, 1LL << 40), 0);
+    /* Vectors at an offset, and at the position after an lseek past 4 GiB. */
+    char a[3], b[5];
+    struct iovec v[2] = {{a, 3}, {b, 5}};
+    ck_assert_int_eq(coio_file_readv(f, v, 2, hi + 2), 8);
+    ck_assert(memcmp(a, "yon", 3) == 0 && memcmp(b, "d-4-G", 5) == 0);
+    struct iovec w[2] = {{"ab", 2}, {"cde", 3}};
+    ck_assert_int_eq(coio_file_writev(f, w, 2, G4 + 1000), 5);
+    ck_assert(lseek(fd, G4 + 2000, SEEK_SET) == G4 + 2000);
+    ck_assert_int_eq(coio_file_write(f, "pos", 3, COIO_FILE_CUR), 3);
+    ck_assert(lseek(fd, 0, SEEK_CUR) == G4 + 2003);
+    ck_assert(lseek(fd, G4 + 998, SEEK_SET) == G4 + 998);
+    ck_assert_int_eq(coio_file_read(f, buf, 8, COIO_FILE_CUR), 8);
+    ck_assert(memcmp(buf, "\0\0abcde\0", 8) == 0);
+    ck_assert(lseek(fd, 0, SEEK_CUR) == G4 + 1006);
+    /* What the kernel has, asked without coio. */
+    ck_assert_int_eq(pread(fd, buf, 16, (off_t)hi), 16);
+    ck_assert(memcmp(buf, "beyond-4-GiB....", 16) == 0);
+    ck_assert_int_eq(pread(fd, buf, 3, (off_t)(G4 + 2000)), 3);
+    ck_assert(memcmp(buf, "pos", 3) == 0);
+    ck_assert_int_eq(pread(fd, buf, 4, 100), 4);
+    ck_assert(memcmp(buf, "low!", 4) == 0);
+    ck_assert_int_eq(coio_file_close(f), 0);
+    return NULL;
+}
+
+START_TEST(test_F10_offsets_beyond_4_gib_in_a_sparse_file)
+{
+    ck_assert_int_eq(sizeof(off_t), 8);
+    make_tmpdir();
+    /* A file system without sparse files would need 5 GiB of disk: ask it
+       first, with plain system calls. */
+    int fd = open(tpath("probe"), O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    ssize_t r = pwrite(fd, "p", 1, (off_t)(5 * (1LL << 30)));
+    int e = errno;
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    close(fd);
+    if (r != 1 && (e == EFBIG || e == ENOSPC || e == EDQUOT)) {
+        fprintf(stderr, "check_file: F10 not run: %s refuses a 5 GiB sparse file (%s)\n", tmpdir,
+                strerror(e));
+        rm_tmpdir();
+        return;
+    }
+    ck_assert_int_eq(r, 1);
+    ck_assert(st.st_size == 5 * (1LL << 30) + 1);
+    ck_assert_int_eq(run_main(main_large, NULL, NULL), 0);
+    rm_tmpdir();
+}
+END_TEST
+
 /* ---- loop close with operations in flight ------------------------------------------ */
 
 static void *big_reader(void *arg)
@@ -692,6 +784,7 @@ static void add_all(TCase *tc)
     tcase_add_test(tc, test_F7_cancel_after_submit_and_racing_completion_100000_buffer_untouched);
     tcase_add_test(tc, test_F8_cancel_a_read_blocked_in_the_kernel);
     tcase_add_test(tc, test_F9_loop_close_with_reads_in_flight);
+    tcase_add_test(tc, test_F10_offsets_beyond_4_gib_in_a_sparse_file);
 }
 
 static Suite *file_suite(void)
