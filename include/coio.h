@@ -1176,8 +1176,12 @@ COIO_API coio_server *coio_start_unix_server(coio_client_cb cb, void *arg, const
 COIO_API int coio_server_close(coio_server *s);
 /* 1 until closed. */
 COIO_API int coio_server_is_serving(const coio_server *s);
-/* Wait until the server is closed and every client callback has returned. 0,
-   or -1 with ECANCELED, EINVAL. */
+/* Wait until the server is closed and every connection it accepted is gone
+   (SV2): every client callback has returned and every connection's fd is
+   closed, which can be later than the callback's return: the bytes its writer
+   still held are sent first, and over TLS the close_notify exchange runs (at
+   most tls_shutdown_timeout). coio_server_abort_clients ends all of that at
+   once. 0, or -1 with ECANCELED, EINVAL. */
 COIO_API int coio_server_wait_closed(coio_server *s);
 /* Serve until cancelled or until coio_server_close (return 0; asyncio raises
    CancelledError here). ESHUTDOWN if already closed, EINVAL. Cancelling it
@@ -1196,7 +1200,9 @@ COIO_API int coio_server_serve_forever(coio_server *s);
    return (coio_server_wait_closed waits for that). 0, or -1/EINVAL for NULL. */
 COIO_API int coio_server_close_clients(coio_server *s);
 /* asyncio 3.13's Server.abort_clients (SV4): the same, at once: what the
-   writers hold unsent is dropped and every fd closed now. 0, or -1/EINVAL. */
+   writers hold unsent is dropped and every fd closed now, also the fds of
+   connections whose callback has returned but which were still sending or
+   saying goodbye (TLS). 0, or -1/EINVAL. */
 COIO_API int coio_server_abort_clients(coio_server *s);
 /* Client callbacks of s that have not returned yet (0 for NULL). */
 COIO_API size_t coio_server_nclients(const coio_server *s);

@@ -160,6 +160,9 @@ struct stream {
     uint8_t closed;
     uint8_t abort;          /* close at once: no goodbye (abort_clients) */
     struct coio__task *goodbye; /* the task running the transport's goodbye, or NULL */
+    coio_server *srv;       /* the server that accepted it, until its transport closes
+                               (a reference: SV2, wait_closed waits for that) */
+    struct coio__list conn_link; /* on srv->conns while srv is set */
     coio_reader r;
     coio_writer w;
 };
@@ -168,6 +171,15 @@ static struct stream *of_reader(coio_reader *r) { return coio__container_of(r, s
 static struct stream *of_writer(coio_writer *w) { return coio__container_of(w, struct stream, w); }
 
 static void stream_unref(struct stream *s);
+static void server_conn_gone(struct stream *s);
+
+/* The transport closes: the connection is gone (SV2). */
+static void stream_close_transport(struct stream *s)
+{
+    s->tp.ops->close(&s->tp);
+    if (s->srv)
+        server_conn_gone(s);
+}
 
 /* The goodbye task ends (done, timed out, cancelled, abandoned by a closing loop,
    or never ran): the transport closes now and wait_closed returns. */
@@ -175,7 +187,7 @@ static void goodbye_end(void *arg)
 {
     struct stream *s = arg;
     if (s->tp.fd >= 0)
-        s->tp.ops->close(&s->tp);
+        stream_close_transport(s);
     s->goodbye = NULL;
     wake_all(&s->w.closers);
     stream_unref(s);
@@ -231,7 +243,7 @@ static void stream_finish_close(struct stream *s)
     s->w.len = s->w.off = 0;
     wake_all(&s->w.drainers);
     if (s->tp.fd >= 0 && !goodbye_started(s))
-        s->tp.ops->close(&s->tp);
+        stream_close_transport(s);
     if (!s->goodbye)
         wake_all(&s->w.closers);
 }
@@ -1564,7 +1576,10 @@ struct coio_server {
     void *arg;
     coio_stream_opts opts;
     size_t nactive;             /* client tasks not done */
-    struct coio__list clients;  /* struct client of those tasks (close/abort_clients) */
+    struct coio__list clients;  /* struct client of those tasks (close_clients) */
+    struct coio__list conns;    /* struct stream accepted and not closed yet: a handler's,
+                                   or one still flushing or saying goodbye after it
+                                   (abort_clients, wait_closed: SV2, SV4) */
     struct coio__list closers;  /* wait_closed */
     struct coio__list serving;  /* serve_forever */
     char *path;                 /* Unix server: the socket file, unlinked on close; owned */
@@ -1576,6 +1591,7 @@ static void server_unref(coio_server *s)
 {
     if (--s->refs > 0)
         return;
+    coio__assert(s->conns.next == &s->conns); /* each holds a reference */
     coio_tls_context_release(s->opts.tls);
     free(s->fds);
     free(s->acceptors);
@@ -1599,6 +1615,17 @@ static void client_end(struct client *c)
     coio_server *s = c->srv;
     free(c);
     if (--s->nactive == 0 && s->closed)
+        wake_all(&s->closers);
+    server_unref(s);
+}
+
+/* An accepted connection's transport closed (stream_close_transport). */
+static void server_conn_gone(struct stream *st)
+{
+    coio_server *s = st->srv;
+    st->srv = NULL;
+    coio__list_del(&st->conn_link);
+    if (s->closed && s->conns.next == &s->conns)
         wake_all(&s->closers);
     server_unref(s);
 }
@@ -1678,6 +1705,9 @@ static void start_client(coio_server *s, int fd)
     }
     c->srv = s;
     of_writer(c->w)->server_side = 1;
+    of_writer(c->w)->srv = s; /* the connection's reference */
+    coio__list_push(&s->conns, &of_writer(c->w)->conn_link);
+    s->refs++;
     s->refs++;
     s->nactive++;
     coio__list_push(&s->clients, &c->link);
@@ -1771,6 +1801,7 @@ static coio_server *server_new(coio_client_cb cb, void *arg, const coio_stream_o
     coio__list_init(&s->closers);
     coio__list_init(&s->serving);
     coio__list_init(&s->clients);
+    coio__list_init(&s->conns);
     return s;
 }
 
@@ -1943,7 +1974,7 @@ int coio_server_wait_closed(coio_server *s)
     }
     s->refs++;
     int rc = 0;
-    while (!s->closed || s->nactive) {
+    while (!s->closed || s->nactive || s->conns.next != &s->conns) {
         int code = lwait_park(self, &s->closers);
         if (code) {
             errno = code;
@@ -1990,20 +2021,26 @@ int coio_server_serve_forever(coio_server *s)
    handler's reader sees EOF). At once: what the writer holds is dropped and the fd
    closed now. Either way a handler waiting in a read wakes with EOF, and its later
    writes fail (ECONNRESET, a closed writer). Nothing here waits, and the client
-   list is not changed while it is walked: closing only queues the handlers. */
+   list is not changed while it is walked: closing only queues the handlers.
+   Aborting also reaches the connections whose handler has returned but which are
+   still flushing or saying goodbye (asyncio aborts every transport); each leaves
+   the list as its transport closes, so the walk keeps the next one first. */
 static int server_close_clients(coio_server *s, bool abort)
 {
     if (!s) {
         errno = EINVAL;
         return -1;
     }
-    for (struct coio__list *n = s->clients.next; n != &s->clients; n = n->next) {
-        struct client *c = coio__container_of(n, struct client, link);
-        if (abort)
-            stream_abort(of_writer(c->w)); /* drops the unsent bytes, no goodbye */
-        else
-            coio_writer_close(c->w);
+    if (abort) {
+        for (struct coio__list *n = s->conns.next, *next; n != &s->conns; n = next) {
+            next = n->next;
+            /* drops the unsent bytes, no goodbye */
+            stream_abort(coio__container_of(n, struct stream, conn_link));
+        }
+        return 0;
     }
+    for (struct coio__list *n = s->clients.next; n != &s->clients; n = n->next)
+        coio_writer_close(coio__container_of(n, struct client, link)->w);
     return 0;
 }
 

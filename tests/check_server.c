@@ -144,6 +144,101 @@ static void sv2(void)
 START_TEST(test_SV2_wait_closed_waits_for_connections) { RUN(sv2); }
 END_TEST
 
+/* A callback that queues 4 MiB (socket buffers shrunk) and returns at once: its
+   connection lives on in the writer's flusher after the handler is gone. */
+static int queue_and_return_cb(coio_reader *r, coio_writer *w, void *arg)
+{
+    (void)r;
+    (void)arg;
+    g.started++;
+    int sz = 16384;
+    setsockopt(coio_writer_fd(w), SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    ck_assert_int_eq(coio_writer_write(w, bigbuf, sizeof bigbuf), 0);
+    g.returned++;
+    return 0;
+}
+
+/* Connect with a small receive buffer and wait until the callback has returned. */
+static coio_server *start_flushing(coio_reader **r, coio_writer **w)
+{
+    memset(&g, 0, sizeof g);
+    for (size_t i = 0; i < sizeof bigbuf; i++)
+        bigbuf[i] = (char)(i * 13 + (i >> 11));
+    coio_server *s = coio_start_server(queue_and_return_cb, NULL, "127.0.0.1", 0, NULL);
+    ck_assert_ptr_nonnull(s);
+    connect_to(s, r, w);
+    int sz = 16384;
+    setsockopt(coio_writer_fd(*w), SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    for (int i = 0; i < 2000 && g.returned < 1; i++)
+        coio_sleep(0.001);
+    ck_assert_int_eq(g.returned, 1);
+    ck_assert_uint_eq(coio_server_nclients(s), 0); /* no handler runs */
+    return s;
+}
+
+/* SV2: the connection is not gone while its output is still being sent; once the
+   client has read all of it, wait_closed returns. */
+static void sv2_flushing(void)
+{
+    coio_reader *r;
+    coio_writer *w;
+    coio_server *s = start_flushing(&r, &w);
+    coio_server_close(s);
+    coio_task *t = coio_spawn(waiter, s);
+    coio_sleep(0.05);
+    ck_assert(!coio_task_done(t)); /* 4 MiB cannot be in the socket buffers */
+    static char got[sizeof bigbuf];
+    ck_assert_int_eq(coio_reader_readexactly(r, got, sizeof got, NULL), (ssize_t)sizeof got);
+    ck_assert(memcmp(got, bigbuf, sizeof got) == 0);
+    char c;
+    ck_assert_int_eq(coio_reader_read(r, &c, 1), 0); /* then EOF */
+    double t0 = now();
+    void *res = (void *)1;
+    ck_assert_int_eq(coio_await(t, &res), 0);
+    ck_assert_ptr_null(res);
+    ck_assert_time(now() - t0, 0, 1.0);
+    coio_task_release(t);
+    coio_reader_release(r);
+    coio_writer_release(w);
+    coio_server_release(s);
+}
+
+START_TEST(test_SV2_wait_closed_waits_for_output_after_handler) { RUN(sv2_flushing); }
+END_TEST
+
+/* SV4: abort_clients also ends a connection whose handler has returned (asyncio
+   aborts every transport), so a peer that never reads cannot hold wait_closed. */
+static void sv4_flushing(void)
+{
+    coio_reader *r;
+    coio_writer *w;
+    coio_server *s = start_flushing(&r, &w);
+    coio_server_close(s);
+    coio_task *t = coio_spawn(waiter, s);
+    coio_sleep(0.05);
+    ck_assert(!coio_task_done(t));
+    double t0 = now();
+    ck_assert_int_eq(coio_server_abort_clients(s), 0);
+    void *res = (void *)1;
+    ck_assert_int_eq(coio_await(t, &res), 0);
+    ck_assert_ptr_null(res);
+    ck_assert_time(now() - t0, 0, 1.0);
+    size_t total = 0;
+    static char buf[65536];
+    ssize_t n;
+    while ((n = coio_reader_read(r, buf, sizeof buf)) > 0)
+        total += (size_t)n;
+    ck_assert(n == 0 || errno == ECONNRESET);
+    ck_assert_uint_lt(total, sizeof bigbuf / 2);
+    coio_task_release(t);
+    coio_reader_release(r);
+    coio_writer_release(w);
+    coio_server_release(s);
+}
+
+START_TEST(test_SV4_abort_clients_ends_connections_after_handler) { RUN(sv4_flushing); }
+END_TEST
+
 /* ---- SV3: close_clients flushes, then closes ----------------------------------------------- */
 
 static void sv3(void)
@@ -436,6 +531,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_SV3_close_clients_flushes_then_eof);
     tcase_add_test(tc, test_SV3_close_clients_ends_idle_connections);
     tcase_add_test(tc, test_SV4_abort_clients_discards_queued_output);
+    tcase_add_test(tc, test_SV2_wait_closed_waits_for_output_after_handler);
+    tcase_add_test(tc, test_SV4_abort_clients_ends_connections_after_handler);
     tcase_add_test(tc, test_SV5_cancel_serve_forever_closes_and_waits);
     suite_add_tcase(s, tc);
     tc = tcase_create("timeout");
