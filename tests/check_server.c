@@ -176,6 +176,17 @@ static coio_server *start_flushing(coio_reader **r, coio_writer **w)
     return s;
 }
 
+/* Close s and start waiting for it: the wait goes on, since 4 MiB cannot be in the
+   socket buffers. */
+static coio_task *close_and_wait(coio_server *s)
+{
+    coio_server_close(s);
+    coio_task *t = coio_spawn(waiter, s);
+    coio_sleep(0.05);
+    ck_assert(!coio_task_done(t));
+    return t;
+}
+
 /* SV2: the connection is not gone while its output is still being sent; once the
    client has read all of it, wait_closed returns. */
 static void sv2_flushing(void)
@@ -183,10 +194,7 @@ static void sv2_flushing(void)
     coio_reader *r;
     coio_writer *w;
     coio_server *s = start_flushing(&r, &w);
-    coio_server_close(s);
-    coio_task *t = coio_spawn(waiter, s);
-    coio_sleep(0.05);
-    ck_assert(!coio_task_done(t)); /* 4 MiB cannot be in the socket buffers */
+    coio_task *t = close_and_wait(s);
     static char got[sizeof bigbuf];
     ck_assert_int_eq(coio_reader_readexactly(r, got, sizeof got, NULL), (ssize_t)sizeof got);
     ck_assert(memcmp(got, bigbuf, sizeof got) == 0);
@@ -213,10 +221,7 @@ static void sv4_flushing(void)
     coio_reader *r;
     coio_writer *w;
     coio_server *s = start_flushing(&r, &w);
-    coio_server_close(s);
-    coio_task *t = coio_spawn(waiter, s);
-    coio_sleep(0.05);
-    ck_assert(!coio_task_done(t));
+    coio_task *t = close_and_wait(s);
     double t0 = now();
     ck_assert_int_eq(coio_server_abort_clients(s), 0);
     void *res = (void *)1;

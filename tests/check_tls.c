@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #if COIO_TLS
 #include <openssl/ssl.h>
 #endif
@@ -107,6 +108,16 @@ static int count_fds(void)
         n++;
     closedir(d);
     return n;
+}
+
+/* Close the server, wait for its connections, release it and both contexts. */
+static void close_all(coio_server *s, coio_tls_context *sc, coio_tls_context *cc)
+{
+    coio_server_close(s);
+    ck_assert_int_eq(coio_server_wait_closed(s), 0);
+    coio_server_release(s);
+    coio_tls_context_release(sc);
+    coio_tls_context_release(cc);
 }
 
 static unsigned char pattern(unsigned seed, size_t i)
@@ -709,11 +720,7 @@ static void tls6_sendfile(void)
     ck_assert_int_eq(sf_nofallback_err, EOPNOTSUPP);
     coio_writer_release(w);
     coio_reader_release(r);
-    coio_server_close(s);
-    ck_assert_int_eq(coio_server_wait_closed(s), 0);
-    coio_server_release(s);
-    coio_tls_context_release(sc);
-    coio_tls_context_release(cc);
+    close_all(s, sc, cc);
 }
 START_TEST(test_TLS6_sendfile_falls_back_to_read_write) { RUN(tls6_sendfile); }
 END_TEST
@@ -984,11 +991,7 @@ static void cancellation(void)
     ck_assert_int_eq(a.err, ECANCELED);
     coio_writer_release(a.w);
     coio_reader_release(a.r);
-    coio_server_close(s);
-    ck_assert_int_eq(coio_server_wait_closed(s), 0);
-    coio_server_release(s);
-    coio_tls_context_release(sc);
-    coio_tls_context_release(cc);
+    close_all(s, sc, cc);
     coio_sleep(0.01);
     ck_assert_int_eq(count_fds(), fds);
 }
@@ -1137,11 +1140,7 @@ static void tls2_mid_record(void)
     ck_assert(memcmp(line, "ping\n", 5) == 0);
     coio_writer_release(w);
     coio_reader_release(r);
-    coio_server_close(s);
-    ck_assert_int_eq(coio_server_wait_closed(s), 0);
-    coio_server_release(s);
-    coio_tls_context_release(sc);
-    coio_tls_context_release(cc);
+    close_all(s, sc, cc);
 }
 START_TEST(test_TLS2_cancel_mid_record_keeps_the_stream_usable) { RUN(tls2_mid_record); }
 END_TEST
