@@ -657,13 +657,38 @@ static uintptr_t func_start(struct symctx *c, uintptr_t addr)
     return 0;
 }
 
+struct text_arg {
+    uintptr_t lo, hi;
+    int found;
+};
+
+static int in_text_cb(struct dl_phdr_info *info, size_t size, void *p)
+{
+    (void)size;
+    struct text_arg *a = p;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a->lo >= s && a->hi <= s + ph->p_filesz) {
+            a->found = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The target of the call instruction that ends where the return address ret
    points (bit 0 set: a Thumb caller): Thumb-2 BL/BLX or ARM BL/BLX with an
-   immediate; 0 if the instruction there is none of them. */
+   immediate; 0 if the instruction there is none of them. Reads only a
+   loaded executable segment (a module's span may have unmapped holes). */
 static uintptr_t arm_call_target(struct symctx *c, uintptr_t ret)
 {
     uintptr_t at = (ret & ~(uintptr_t)1) - 4;
-    if (ret < 4 || !module_for(c, at) || !module_for(c, at + 3))
+    if (ret < 4 || !module_for(c, at))
+        return 0;
+    struct text_arg ta = {at, at + 4, 0};
+    dl_iterate_phdr(in_text_cb, &ta);
+    if (!ta.found)
         return 0;
     if (ret & 1) {
         uint16_t h1, h2;
