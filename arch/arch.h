@@ -31,6 +31,15 @@ void coio__trampoline(void);
 void coio__probe_entry(void);
 extern char coio__probe_end[];
 
+/* The register probe (src/dump.c), in the ports that define
+   COIO_ARCH_REGS_PROBE (ppc64le, armhf): calls fn(arg) with an unwind
+   description that makes its caller the context in regs (the port's
+   ucontext register block: gp_regs on ppc64le, arm_r0..arm_pc on armhf), so
+   that an unwinder started in fn walks that context's stack. It returns.
+   coio__regs_probe_end follows its last instruction. */
+void coio__regs_probe(const void *regs, void (*fn)(void *), void *arg);
+extern char coio__regs_probe_end[];
+
 /* Provided by arch/<cpu>/arch.h:
      COIO_ARCH_NAME      string, e.g. "x86_64"
      COIO_STACK_ALIGN    stack alignment the ABI wants at a call

@@ -577,6 +577,235 @@ static size_t probe_task(struct coio__task *t, void **out, size_t cap, bool in_s
     return n;
 }
 
+/* ---- walks from a signal's interrupted context -------------------------------------------- */
+
+#ifdef COIO_ARCH_REGS_PROBE
+/* A walk with the registers of its last frame kept (ARM: where the scan
+   below starts). */
+struct bt_regs {
+    struct bt bt;
+    uintptr_t last[16];
+};
+
+static _Unwind_Reason_Code bt_regs_cb(struct _Unwind_Context *ctx, void *arg)
+{
+    struct bt_regs *r = arg;
+    size_t n0 = r->bt.n;
+    _Unwind_Reason_Code rc = bt_cb(ctx, &r->bt);
+#if defined(__arm__)
+    if (r->bt.n > n0)
+        for (int i = 0; i < 16; i++)
+            r->last[i] = _Unwind_GetGR(ctx, i);
+#else
+    (void)n0;
+#endif
+    return rc;
+}
+
+static void regs_probe_fn(void *arg)
+{
+    _Unwind_Backtrace(bt_regs_cb, arg);
+}
+
+/* The frames of the context whose registers regs holds (see
+   coio__regs_probe in arch/arch.h), innermost first, appended to
+   out[n..cap); *exact becomes the index of the first frame if the port's
+   probe marks it interrupted. last (ARM) receives the registers of the last
+   frame. Returns the new count; n if nothing was walked. */
+static size_t bt_from_regs(const void *regs, void **out, size_t n, size_t cap, int *exact,
+                           uintptr_t *last)
+{
+    void *pc[BT_MAX + 16];
+    struct bt_regs r;
+    memset(&r, 0, sizeof r);
+    r.bt.pc = pc;
+    r.bt.cap = sizeof pc / sizeof pc[0];
+    r.bt.exact = -1;
+    coio__regs_probe(regs, regs_probe_fn, &r);
+    uintptr_t lo = (uintptr_t)coio__regs_probe & ~(uintptr_t)1, hi = (uintptr_t)coio__regs_probe_end;
+    size_t i = 0;
+    while (i < r.bt.n && !((uintptr_t)pc[i] - 1 >= lo && (uintptr_t)pc[i] - 1 < hi))
+        i++;
+    if (i++ >= r.bt.n || i == r.bt.n)
+        return n; /* the stub's caller was not walked */
+    if (exact && r.bt.exact == (int)i)
+        *exact = (int)n;
+    for (; i < r.bt.n && n < cap; i++)
+        out[n++] = pc[i];
+    if (last)
+        memcpy(last, r.last, sizeof r.last);
+    return n;
+}
+#endif
+
+#if defined(__arm__) && defined(COIO_ARCH_REGS_PROBE)
+/* Where the function covering addr starts (bit 0 clear), by the symbol
+   table; 0 if no symbol covers it. */
+static uintptr_t func_start(struct symctx *c, uintptr_t addr)
+{
+    struct module *m = module_for(c, addr);
+    if (!m)
+        return 0;
+    uintptr_t fa = addr - m->bias;
+    for (size_t i = 0; i < m->nsyms; i++) {
+        const ElfW(Sym) *s = &m->syms[i];
+        uintptr_t v = s->st_value & ~(uintptr_t)1;
+        if (ELF32_ST_TYPE(s->st_info) == STT_FUNC && s->st_shndx != SHN_UNDEF && s->st_size &&
+            fa >= v && fa - v < s->st_size)
+            return v + m->bias;
+    }
+    return 0;
+}
+
+struct text_arg {
+    uintptr_t lo, hi;
+    int found;
+};
+
+static int in_text_cb(struct dl_phdr_info *info, size_t size, void *p)
+{
+    (void)size;
+    struct text_arg *a = p;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a->lo >= s && a->hi <= s + ph->p_filesz) {
+            a->found = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The target of the call instruction that ends where the return address ret
+   points (bit 0 set: a Thumb caller): Thumb-2 BL/BLX or ARM BL/BLX with an
+   immediate; 0 if the instruction there is none of them. Reads only a
+   loaded executable segment (a module's span may have unmapped holes). */
+static uintptr_t arm_call_target(struct symctx *c, uintptr_t ret)
+{
+    uintptr_t at = (ret & ~(uintptr_t)1) - 4;
+    if (ret < 4 || !module_for(c, at))
+        return 0;
+    struct text_arg ta = {at, at + 4, 0};
+    dl_iterate_phdr(in_text_cb, &ta);
+    if (!ta.found)
+        return 0;
+    if (ret & 1) {
+        uint16_t h1, h2;
+        memcpy(&h1, (const void *)at, 2);
+        memcpy(&h2, (const void *)(at + 2), 2);
+        if ((h1 & 0xF800u) != 0xF000u || (h2 & 0xC000u) != 0xC000u)
+            return 0;
+        uint32_t s = (h1 >> 10) & 1u, i1 = !(((h2 >> 13) & 1u) ^ s), i2 = !(((h2 >> 11) & 1u) ^ s);
+        uint32_t imm = s << 24 | i1 << 23 | i2 << 22 | (h1 & 0x3FFu) << 12 | (h2 & 0x7FFu) << 1;
+        int32_t off = (int32_t)(imm << 7) >> 7;
+        uintptr_t base = at + 4;
+        return (h2 & 0x1000u) ? base + (uintptr_t)off : (base & ~(uintptr_t)3) + (uintptr_t)off;
+    }
+    uint32_t w;
+    memcpy(&w, (const void *)at, 4);
+    int32_t off = (int32_t)(w << 8) >> 6;
+    if ((w & 0x0F000000u) == 0x0B000000u && (w >> 28) != 0xFu)
+        return at + 8 + (uintptr_t)off;
+    if ((w & 0xFE000000u) == 0xFA000000u)
+        return at + 8 + (uintptr_t)off + ((w >> 23) & 2u);
+    return 0;
+}
+
+#define SCAN_BYTES 2048 /* how far above a stuck frame's sp its return address is looked for */
+
+/* ARM's unwinder stops at a function with no EHABI entry (static glibc's
+   abort(), which a SIGABRT report walks through). The walk of a task's
+   stack goes on past it: above the last frame's stack pointer, the first
+   word that is a return address just after a call to the function that
+   frame is in (decoded BL/BLX, its target that function's start by the
+   symbol table) is where that function's caller resumes; its frame's sp
+   is just above that word (AAPCS code pushes lr last, at the top of its
+   frame). From there the walk continues through coio__regs_probe, the
+   other registers as the stuck frame had them; a caller with no entry
+   either is scanned for in turn. Stops at coio__trampoline, the outermost
+   frame of every task, and never reads outside [lo, hi). */
+static size_t bt_arm_resume(struct symctx *c, void **pc, size_t n, size_t cap, uintptr_t *regs,
+                            uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t tramp = (uintptr_t)coio__trampoline & ~(uintptr_t)1;
+    for (int round = 0; round < 8 && n > 0 && n < cap; round++) {
+        uintptr_t at = (uintptr_t)pc[n - 1];
+        if (at - tramp < 64)
+            return n; /* complete */
+        uintptr_t fn = func_start(c, at - 1);
+        uintptr_t sp = regs[13];
+        if (!fn || sp < lo || sp >= hi || (sp & 3))
+            return n;
+        uintptr_t slot = 0;
+        for (uintptr_t a = sp; a + 4 <= hi && a - sp < SCAN_BYTES; a += 4)
+            if (arm_call_target(c, *(const uint32_t *)a) == fn) {
+                slot = a;
+                break;
+            }
+        if (!slot)
+            return n;
+        uintptr_t ret = *(const uint32_t *)slot;
+        regs[13] = slot + 4;
+        regs[14] = regs[15] = ret;
+        size_t m = bt_from_regs(regs, pc, n, cap, NULL, regs);
+        if (m == n) { /* its caller has no entry either: keep it, scan on */
+            pc[n++] = (void *)(ret & ~(uintptr_t)1);
+        } else {
+            n = m;
+        }
+    }
+    return n;
+}
+#endif
+
+/* The frames of the context a signal interrupted, from the interrupted
+   instruction on (*exact = 0 then), for a handler with ucontext uc; t is
+   the task it interrupted (NULL: the loop). */
+static __attribute__((noinline)) size_t bt_interrupted(void **pc, size_t cap, void *uc,
+                                                       const struct coio__task *t,
+                                                       struct symctx *c, int *exact)
+{
+    size_t n = 0;
+    *exact = -1;
+#if defined(COIO_ARCH_REGS_PROBE) && defined(__powerpc64__)
+    /* From the registers the kernel saved: qemu-user's signal trampoline is
+       not the kernel's, and libgcc's walk stops at it. */
+    (void)t, (void)c;
+    if (uc) {
+        n = bt_from_regs(((ucontext_t *)uc)->uc_mcontext.gp_regs, pc, 0, cap, exact, NULL);
+        if (n)
+            return n;
+    }
+#endif
+#if defined(COIO_ARCH_REGS_PROBE) && defined(__arm__)
+    struct bt_regs r;
+    memset(&r, 0, sizeof r);
+    r.bt.pc = pc;
+    r.bt.cap = cap;
+    r.bt.exact = -1;
+    _Unwind_Backtrace(bt_regs_cb, &r);
+    n = r.bt.n;
+    *exact = r.bt.exact;
+#else
+    n = bt_here(pc, cap, exact);
+#endif
+    bt_find_interrupted(pc, n, uc, exact);
+    if (*exact > 0) { /* from the interrupted instruction on */
+        memmove(pc, pc + *exact, (n - (size_t)*exact) * sizeof *pc);
+        n -= (size_t)*exact;
+        *exact = 0;
+    }
+#if defined(COIO_ARCH_REGS_PROBE) && defined(__arm__)
+    if (t && t->stack.map)
+        n = bt_arm_resume(c, pc, n, cap, r.last, (uintptr_t)task_stack_lo(t),
+                          (uintptr_t)task_stack_hi(t));
+#else
+    (void)t, (void)c;
+#endif
+    return n;
+}
+
 /* ---- describing a task ------------------------------------------------------------------ */
 
 bool coio__task_live(const coio_loop *l, const struct coio__task *t)
@@ -903,7 +1132,6 @@ static int dump_users[NSIG];            /* loops using each signal, under dump_m
 /* In the handler: write the dump straight to stderr. */
 static void signal_dump(coio_loop *l, void *uc)
 {
-    (void)uc;
     struct coio__dbuf b;
     b.f = NULL;
     b.fd = STDERR_FILENO;
@@ -914,14 +1142,8 @@ static void signal_dump(coio_loop *l, void *uc)
     d.now = coio__now_ns();
     d.in_signal = true;
     void *pc[BT_MAX + 16];
-    int exact = -1;
-    size_t n = bt_here(pc, sizeof pc / sizeof pc[0], &exact);
-    bt_find_interrupted(pc, n, uc, &exact);
-    if (exact > 0) { /* from the interrupted instruction on */
-        memmove(pc, pc + exact, (n - (size_t)exact) * sizeof *pc);
-        n -= (size_t)exact;
-        exact = 0;
-    }
+    int exact;
+    size_t n = bt_interrupted(pc, sizeof pc / sizeof pc[0], uc, l->current, &d.sym, &exact);
     d.cur_pc = pc;
     d.cur_n = n;
     d.cur_exact = exact;
@@ -1050,7 +1272,6 @@ static const char *sig_name(int sig)
 
 void coio__fault_report(struct coio__task *t, int sig, void *sip, void *uc)
 {
-    (void)uc;
     siginfo_t *si = sip;
     if (!fault_enabled || coio__fault_reported)
         return;
@@ -1070,16 +1291,10 @@ void coio__fault_report(struct coio__task *t, int sig, void *sip, void *uc)
     }
     coio__db_str(&b, "\n");
     void *pc[BT_MAX + 16];
-    int exact = -1;
-    size_t n = bt_here(pc, sizeof pc / sizeof pc[0], &exact);
-    bt_find_interrupted(pc, n, uc, &exact);
-    if (exact > 0) {
-        memmove(pc, pc + exact, (n - (size_t)exact) * sizeof *pc);
-        n -= (size_t)exact;
-        exact = 0;
-    }
+    int exact;
     struct symctx c;
     c.n = 0;
+    size_t n = bt_interrupted(pc, sizeof pc / sizeof pc[0], uc, t, &c, &exact);
     coio__db_str(&b, "    stack:\n");
     put_frames(&b, &c, pc, n, exact, "      ");
     if (t->spawn_site && t->spawn_site[0]) {

@@ -786,9 +786,17 @@ static void *f4_main(void *arg)
     ck_assert_msg(strstr(out, "Task exception was never retrieved"), "got '%s'", out);
     ck_assert_msg(strstr(out, "boom"), "got '%s'", out);
 
-    /* Detached: reported when the loop drops the last reference. */
+    /* Detached: reported when the loop drops the last reference. A finished
+       task's stack is freed, and the loop's reference dropped, once the loop
+       context runs again (loop.c, release_zombie). The first sleep lets the
+       task run and fail; but when its timer has expired by the time the loop
+       next looks at timers (a stall of 1 ms there: under load), this task is
+       queued right behind the new one, which on finishing hands over straight
+       to this one, before the loop context runs. The second sleep parks on a
+       timer, which always passes through the loop context. */
     capture_begin();
     coio_task_release(coio_spawn(fail_eio_now, NULL));
+    coio_sleep(0.001);
     coio_sleep(0.001);
     out = capture_end();
     ck_assert_msg(strstr(out, "Task exception was never retrieved"), "got '%s'", out);

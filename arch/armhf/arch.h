@@ -9,6 +9,9 @@
 #endif
 
 #define COIO_ARCH_NAME "armhf"
+/* coio__regs_probe (switch.S): fault reports go on past a function with
+   no EHABI entry (static glibc's abort()) from registers found on the stack. */
+#define COIO_ARCH_REGS_PROBE 1
 #define COIO_STACK_ALIGN 8
 #define COIO_FRAME_BYTES 104
 

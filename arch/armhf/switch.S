@@ -188,3 +188,31 @@ COIO_SYM(coio__probe_entry):
         COIO_HIDDEN(coio__probe_end)
 COIO_SYM(coio__probe_end):
         COIO_SIZE(coio__probe_entry)
+
+/* The register probe (src/dump.c): a backtrace begun from a given set of
+   registers instead of the caller's. void coio__regs_probe(const uint32_t
+   regs[16], void (*fn)(void *), void *arg): regs holds r0-r15 as a
+   ucontext's arm_r0..arm_pc do. The stub keeps regs in r5 and calls
+   fn(arg); its EHABI entry, true at that call's return address, says: vsp
+   = r5, pop r0-r15, so the unwinder's next frame is the context in regs
+   (sp and pc included, lr its own). The dump uses it to go on past a
+   function with no unwind entry (static glibc's abort()). fn returns. */
+        .p2align 2
+        COIO_GLOBAL(coio__regs_probe)
+        COIO_HIDDEN(coio__regs_probe)
+        COIO_TYPE_FUNC(coio__regs_probe)
+        COIO_ARM_FUNC
+COIO_SYM(coio__regs_probe):
+        .fnstart
+        .save   {r0-r15}
+        .movsp  r5
+        push    {r4, r5, r6, lr}
+        mov     r5, r0                  /* regs, for the entry above */
+        mov     r0, r2
+        blx     r1                      /* fn(arg) */
+        pop     {r4, r5, r6, pc}
+        .fnend
+        COIO_GLOBAL(coio__regs_probe_end)
+        COIO_HIDDEN(coio__regs_probe_end)
+COIO_SYM(coio__regs_probe_end):
+        COIO_SIZE(coio__regs_probe)

@@ -8,6 +8,10 @@
 #endif
 
 #define COIO_ARCH_NAME "ppc64le"
+/* coio__regs_probe (switch.S): dumps made in a signal handler walk the
+   interrupted task from its ucontext, not through qemu-user's signal
+   trampoline, which libgcc does not recognise. */
+#define COIO_ARCH_REGS_PROBE 1
 #define COIO_STACK_ALIGN 16
 /* The 512 bytes coio__switch saves, and below the top the 32-byte minimum
    frame the trampoline calls entry from. */

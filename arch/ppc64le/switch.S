@@ -384,3 +384,81 @@ COIO_SYM(coio__probe_entry):
         COIO_HIDDEN(coio__probe_end)
 COIO_SYM(coio__probe_end):
         COIO_SIZE(coio__probe_entry)
+
+/* The register probe (src/dump.c): a backtrace of the context a signal
+   interrupted, begun from the registers the kernel saved rather than by
+   unwinding through the signal trampoline (libgcc recognises the kernel's
+   trampoline, not qemu-user's). void coio__regs_probe(const void *regs,
+   void (*fn)(void *), void *arg): regs is the handler's ucontext gp_regs
+   (r0-r31 in words 0-31, the interrupted pc in word 32, lr in word 36, as
+   <asm/ptrace.h> numbers them). The stub keeps regs in r31 and calls
+   fn(arg); its CFI, true at that call's return address, describes its
+   caller as the interrupted context: every GPR and lr in its word of regs,
+   the pc in word 32 under a return column of its own (r0's, so that lr
+   keeps its own value: a leaf interrupted before saving lr returns
+   through it), and signal-frame ('S') so that unwinders look the pc up
+   as the faulting instruction, not a return address. The CFA is regs
+   itself (r1's rule gives the caller its stack pointer). fn returns. */
+        .p2align 4
+        COIO_GLOBAL(coio__regs_probe)
+        COIO_HIDDEN(coio__regs_probe)
+        COIO_TYPE_FUNC(coio__regs_probe)
+COIO_SYM(coio__regs_probe):
+        .cfi_startproc
+        .cfi_signal_frame
+        .cfi_return_column %r0
+        .cfi_def_cfa %r31, 0
+        .cfi_offset %r0, 256
+        .cfi_offset %r1, 8
+        .cfi_offset %r2, 16
+        .cfi_offset %r3, 24
+        .cfi_offset %r4, 32
+        .cfi_offset %r5, 40
+        .cfi_offset %r6, 48
+        .cfi_offset %r7, 56
+        .cfi_offset %r8, 64
+        .cfi_offset %r9, 72
+        .cfi_offset %r10, 80
+        .cfi_offset %r11, 88
+        .cfi_offset %r12, 96
+        .cfi_offset %r13, 104
+        .cfi_offset %r14, 112
+        .cfi_offset %r15, 120
+        .cfi_offset %r16, 128
+        .cfi_offset %r17, 136
+        .cfi_offset %r18, 144
+        .cfi_offset %r19, 152
+        .cfi_offset %r20, 160
+        .cfi_offset %r21, 168
+        .cfi_offset %r22, 176
+        .cfi_offset %r23, 184
+        .cfi_offset %r24, 192
+        .cfi_offset %r25, 200
+        .cfi_offset %r26, 208
+        .cfi_offset %r27, 216
+        .cfi_offset %r28, 224
+        .cfi_offset %r29, 232
+        .cfi_offset %r30, 240
+        .cfi_offset %r31, 248
+        .cfi_offset lr, 288
+        mflr    %r0
+        std     %r31, -8(%r1)
+        std     %r0, 16(%r1)
+        stdu    %r1, -48(%r1)
+        mr      %r31, %r3               /* regs, for the CFI above */
+        mr      %r12, %r4               /* ELFv2: r12 = the address called */
+        mtctr   %r12
+        mr      %r3, %r5
+        std     %r2, 24(%r1)
+        bctrl                           /* fn(arg) */
+        ld      %r2, 24(%r1)
+        addi    %r1, %r1, 48
+        ld      %r0, 16(%r1)
+        ld      %r31, -8(%r1)
+        mtlr    %r0
+        blr
+        .cfi_endproc
+        COIO_GLOBAL(coio__regs_probe_end)
+        COIO_HIDDEN(coio__regs_probe_end)
+COIO_SYM(coio__regs_probe_end):
+        COIO_SIZE(coio__regs_probe)
