@@ -44,23 +44,6 @@ static void set_name(coio_future *f, const char *name)
 
 static void task_entry(void *p);
 
-/* memset for the control block: n bytes at p, both multiples of 8 (the
-   struct's layout). GCC turns a constant-size memset of this size into
-   `rep stos`, whose start-up costs more than these few stores (a third of an
-   eager spawn+join, W2); the empty asm keeps the loop from becoming one. */
-static inline void zero_words(void *p, size_t n)
-{
-    _Static_assert(offsetof(struct coio__task, f.name) % 8 == 0, "layout");
-    _Static_assert(sizeof(struct coio__task) % 8 == 0, "layout");
-    uint64_t *w = p;
-    for (size_t i = 0; i < n / 8; i += 2) {
-        __asm__("" : "+r"(w));
-        w[i] = 0;
-        if (i + 1 < n / 8)
-            w[i + 1] = 0;
-    }
-}
-
 static size_t stack_size_for(const coio_task_opts *opts)
 {
     size_t s = opts && opts->stack_size ? opts->stack_size : COIO_STACK_DEFAULT;
@@ -121,32 +104,57 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
        the first frame goes right below it. */
     uintptr_t top = (uintptr_t)st.map + st.map_size;
     struct coio__task *t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
-    /* Everything starts zeroed except the name buffer, of which only the
-       first byte matters: a fifth less to clear on every spawn. */
-    zero_words(t, offsetof(struct coio__task, f.name));
-    t->f.name[0] = 0;
-    zero_words((char *)t + offsetof(struct coio__task, f.name) + sizeof t->f.name,
-               sizeof *t - offsetof(struct coio__task, f.name) - sizeof t->f.name);
+    /* Every field is written once, by name; of the name buffer only the first
+       byte matters. (A memset of the block cost more than these stores: GCC
+       makes it `rep stos`, whose start-up is a third of an eager spawn+join,
+       and a loop of word stores was ~150 instructions; W2.) */
     t->f.magic = COIO__FUT_MAGIC;
     t->f.kind = COIO__FUT_TASK;
     t->f.state = COIO_PENDING;
+    t->f.retrieved = 0;
     t->f.refs = 2; /* the caller's and the loop's */
     t->f.loop = l;
-    t->f.id = ++l->task_seq;
+    t->f.result = NULL;
+    t->f.err = 0;
+    t->f.errmsg = NULL;
+    t->f.cancel_msg = NULL;
     coio__list_init(&t->f.cnodes);
-    if (opts && opts->name)
-        set_name(&t->f, opts->name);
+    t->f.id = ++l->task_seq;
+    t->f.name[0] = 0;
+    t->run.next = NULL;
     t->run.kind = COIO__RUN_TASK;
-    t->ctx = coio__ctx_capture(); /* CV3: a copy of the spawner's context (O(1)) */
     t->fn = fn;
     t->arg = arg;
     t->arg_dtor = opts ? opts->arg_dtor : NULL;
-    t->timer.kind = COIO__TIMER_TASK;
+    t->wait = NULL;
+    t->parked_on = NULL;
+    t->timer.when = 0;
+    t->timer.seq = 0;
     t->timer.index = COIO_NOT_IN_HEAP;
+    t->timer.kind = COIO__TIMER_TASK;
+    t->timer_code = 0;
+    t->wake_code = 0;
+    t->cancelling = 0;
+    t->must_cancel = 0;
+    t->cancel_delivered = 0;
+    t->started = 0;
+    t->queued = 0;
+    t->shutdown_cancelled = 0;
     t->stack = st;
-    if (!st.guarded) /* the lowest word must stay zero; it is never written, so
-                        the bottom page is never made resident */
-        t->canary = (uint64_t *)st.map;
+    /* the lowest word of an unguarded stack must stay zero; it is never
+       written, so the bottom page is never made resident */
+    t->canary = st.guarded ? NULL : (uint64_t *)st.map;
+    t->group_error = NULL;
+    t->scopes = NULL;
+    t->stack_used = 0;
+    t->dbg_stack = 0;
+    t->spawn_site = NULL;
+#ifdef COIO_ASAN
+    t->asan_fake = NULL;
+#endif
+    if (opts && opts->name)
+        set_name(&t->f, opts->name);
+    t->ctx = coio__ctx_capture(); /* CV3: a copy of the spawner's context (O(1)) */
     t->born = coio__coarse_now_ns();
     void *first = t;
     if (COIO_UNLIKELY(l->debug)) /* the spawn site, below the control block */
