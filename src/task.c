@@ -12,6 +12,7 @@
 #include <string.h>
 
 #ifdef COIO_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -97,13 +98,27 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
         errno = ENOMEM;
         return NULL;
     }
-    struct coio__stack st;
-    if (coio__stack_get(&l->pool, stack_size_for(opts), &st) < 0)
-        return NULL;
-    /* The control block sits at the top of the stack, cache-line aligned;
-       the first frame goes right below it. */
-    uintptr_t top = (uintptr_t)st.map + st.map_size;
-    struct coio__task *t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
+    struct coio__task *t;
+    size_t size = stack_size_for(opts);
+    if (COIO_LIKELY(l->hot != NULL) && size == stack_size_for(NULL)) {
+        /* The most recently finished task's block, on its default-size stack:
+           stack and canary are still in it, and its lines are likely cached. */
+        t = l->hot;
+        l->hot = t->run.next ? coio__container_of(t->run.next, struct coio__task, run) : NULL;
+        l->nhot--;
+    } else {
+        struct coio__stack st;
+        if (coio__stack_get(&l->pool, size, &st) < 0)
+            return NULL;
+        /* The control block sits at the top of the stack, cache-line aligned;
+           the first frame goes right below it. */
+        uintptr_t top = (uintptr_t)st.map + st.map_size;
+        t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
+        t->stack = st;
+        /* the lowest word of an unguarded stack must stay zero; it is never
+           written, so the bottom page is never made resident */
+        t->canary = st.guarded ? NULL : (uint64_t *)st.map;
+    }
     /* Every field is written once, by name; of the name buffer only the first
        byte matters. (A memset of the block cost more than these stores: GCC
        makes it `rep stos`, whose start-up is a third of an eager spawn+join,
@@ -140,10 +155,6 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
     t->started = 0;
     t->queued = 0;
     t->shutdown_cancelled = 0;
-    t->stack = st;
-    /* the lowest word of an unguarded stack must stay zero; it is never
-       written, so the bottom page is never made resident */
-    t->canary = st.guarded ? NULL : (uint64_t *)st.map;
     t->group_error = NULL;
     t->scopes = NULL;
     t->stack_used = 0;
@@ -709,15 +720,37 @@ void coio__future_free(coio_future *f)
         __tsan_destroy_fiber(t->tsan_fiber); /* never the running one: a finished
                                                 task is freed from another stack */
 #endif
-        struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
-        coio__stack_put(l->closed ? NULL : &l->pool, &st);
+        if (t->stack.slab && !l->closed && l->nhot < COIO__HOT_MAX) {
+#ifdef COIO_ASAN
+            /* as coio__stack_put: abandoned frames' redzones go */
+            __asan_unpoison_memory_region((char *)t->stack.map + t->stack.guard,
+                                          t->stack.map_size - t->stack.guard);
+#endif
+            t->run.next = l->hot ? &l->hot->run : NULL;
+            l->hot = t;
+            l->nhot++;
+        } else {
+            struct coio__stack st = t->stack; /* t lives on this stack */
+            coio__stack_put(l->closed ? NULL : &l->pool, &st);
+        }
     } else {
         struct plain_future *pf = (struct plain_future *)f;
         coio__list_del(&pf->link);
         free(pf);
     }
     coio__loop_unref(l);
+}
+
+void coio__task_cache_drain(coio_loop *l)
+{
+    while (l->hot) {
+        struct coio__task *t = l->hot;
+        l->hot = t->run.next ? coio__container_of(t->run.next, struct coio__task, run) : NULL;
+        struct coio__stack st = t->stack; /* t lives on this stack */
+        coio__stack_put(&l->pool, &st);
+    }
+    l->nhot = 0;
 }
 
 void coio_task_release(coio_task *t)
