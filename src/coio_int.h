@@ -368,7 +368,9 @@ struct coio_loop {
     /* Control blocks of finished tasks on their (slab, default-size) stacks,
        most recently freed first, linked through run.next: spawn takes the
        cache-warm block and its stack back in a few instructions (task.c). At
-       most COIO__HOT_MAX; given back to the pool at loop close. */
+       most pool.max of them (they stay mapped either way: idle slabs are kept
+       until close), or COIO__HOT_MAX when the pool trims idle slabs; given
+       back to the pool at loop close. */
     struct coio__task *hot;
     unsigned nhot;
     coio_handle *free_handles;       /* recycled handle structs */
@@ -622,8 +624,9 @@ COIO_HIDDEN coio_future *coio__future_new(coio_loop *l);
 /* Map a done future to 0 + *result or -1/errno, marking failures retrieved. */
 COIO_HIDDEN int coio__outcome(coio_future *f, void **result);
 COIO_HIDDEN void coio__task_release_loopref(struct coio__task *t);
-/* How many finished tasks' blocks the loop keeps for the next spawns (loop->hot),
-   and giving them back to the stack pool (loop close, before the pool drains). */
+/* How many finished tasks' blocks the loop keeps for the next spawns (loop->hot)
+   when its pool trims idle slabs, and giving them back to the stack pool (loop
+   close, before the pool drains). */
 #define COIO__HOT_MAX 8
 COIO_HIDDEN void coio__task_cache_drain(coio_loop *l);
 COIO_HIDDEN void coio__run_done_callback(coio_handle *h);

@@ -721,7 +721,7 @@ void coio__future_free(coio_future *f)
                                                 task is freed from another stack */
 #endif
         l->heap_need--;
-        if (t->stack.slab && !l->closed && l->nhot < COIO__HOT_MAX) {
+        if (t->stack.slab && !l->closed && l->nhot < (l->pool.trim ? COIO__HOT_MAX : l->pool.max)) {
 #ifdef COIO_ASAN
             /* as coio__stack_put: abandoned frames' redzones go */
             __asan_unpoison_memory_region((char *)t->stack.map + t->stack.guard,
