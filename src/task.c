@@ -88,13 +88,15 @@ static void eager_start(coio_loop *l, struct coio__task *t)
 
 coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)(void *), void *arg)
 {
-    if (!coio__loop_valid(l) || l->closed || !fn) {
+    /* (the running loop is valid: no call to ask) */
+    if ((l != coio__tls_running && !coio__loop_valid(l)) || l->closed || !fn) {
         errno = EINVAL;
         return NULL;
     }
     if (COIO_UNLIKELY(l->debug) && coio__debug_foreign(l))
         return NULL;
-    if (coio__heap_reserve(&l->heap, l->heap_need + 1) < 0) {
+    if (COIO_UNLIKELY(l->heap_need + 1 > l->heap.cap) &&
+        coio__heap_reserve(&l->heap, l->heap_need + 1) < 0) {
         errno = ENOMEM;
         return NULL;
     }
@@ -165,7 +167,10 @@ coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)
 #endif
     if (opts && opts->name)
         set_name(&t->f, opts->name);
-    t->ctx = coio__ctx_capture(); /* CV3: a copy of the spawner's context (O(1)) */
+    /* CV3: a copy of the spawner's context (O(1)); none if the spawning task
+       has none (no call needed to say so) */
+    struct coio__task *self = coio__self();
+    t->ctx = self && !self->ctx ? NULL : coio__ctx_capture();
     t->born = coio__coarse_now_ns();
     void *first = t;
     if (COIO_UNLIKELY(l->debug)) /* the spawn site, below the control block */
@@ -435,6 +440,11 @@ COIO_SUSPENDS int coio_await(coio_task *f, void **result)
             return -1;
         }
         coio_task_release(f);
+    }
+    if (COIO_LIKELY(f->state == COIO_FINISHED)) { /* coio__outcome's first case */
+        if (result)
+            *result = f->result;
+        return 0;
     }
     if (f->state == COIO_CANCELLED)
         /* CancelledError propagates into the awaiter, which ends cancelled
@@ -709,13 +719,17 @@ void coio__future_free(coio_future *f)
                     f->kind == COIO__FUT_TASK ? "Task" : "Future", coio_task_name(f), f->err,
                     strerror(f->err));
     }
-    free(f->errmsg);
-    free(f->cancel_msg);
+    if (f->errmsg) /* (both NULL for nearly every task: no calls then) */
+        free(f->errmsg);
+    if (f->cancel_msg)
+        free(f->cancel_msg);
     f->magic = COIO__DEAD_MAGIC;
     struct coio__task *t = coio__as_task(f);
     if (t) {
-        coio__group_error_release(t->group_error);
-        coio__ctx_release(t->ctx);
+        if (t->group_error)
+            coio__group_error_release(t->group_error);
+        if (t->ctx)
+            coio__ctx_release(t->ctx);
 #ifdef COIO_TSAN
         __tsan_destroy_fiber(t->tsan_fiber); /* never the running one: a finished
                                                 task is freed from another stack */
