@@ -365,6 +365,14 @@ struct coio_loop {
     struct coio__list futures;       /* live plain futures, until loop close (task.c) */
     size_t ntasks;
     struct coio__stack_pool pool;
+    /* Control blocks of finished tasks on their (slab, default-size) stacks,
+       most recently freed first, linked through run.next: spawn takes the
+       cache-warm block and its stack back in a few instructions (task.c). At
+       most pool.max of them (they stay mapped either way: idle slabs are kept
+       until close), or COIO__HOT_MAX when the pool trims idle slabs; given
+       back to the pool at loop close. */
+    struct coio__task *hot;
+    unsigned nhot;
     coio_handle *free_handles;       /* recycled handle structs */
     size_t nfree_handles;
     size_t heap_need;                /* live tasks + handles in the heap: heap capacity
@@ -616,6 +624,11 @@ COIO_HIDDEN coio_future *coio__future_new(coio_loop *l);
 /* Map a done future to 0 + *result or -1/errno, marking failures retrieved. */
 COIO_HIDDEN int coio__outcome(coio_future *f, void **result);
 COIO_HIDDEN void coio__task_release_loopref(struct coio__task *t);
+/* How many finished tasks' blocks the loop keeps for the next spawns (loop->hot)
+   when its pool trims idle slabs, and giving them back to the stack pool (loop
+   close, before the pool drains). */
+#define COIO__HOT_MAX 8
+COIO_HIDDEN void coio__task_cache_drain(coio_loop *l);
 COIO_HIDDEN void coio__run_done_callback(coio_handle *h);
 COIO_HIDDEN void coio__task_destroy_pending(struct coio__task *t); /* loop close */
 /* Loop close, after the tasks: drop the done-callbacks and shield links of plain

@@ -771,6 +771,7 @@ int coio_loop_close(coio_loop *l)
     coio__io_close_all(l);
     coio__poll_close(l->poller);
     l->poller = NULL;
+    coio__task_cache_drain(l);
     coio__stack_pool_drain(&l->pool);
     while (l->free_handles) {
         coio_handle *h = l->free_handles;

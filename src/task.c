@@ -12,6 +12,7 @@
 #include <string.h>
 
 #ifdef COIO_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -43,23 +44,6 @@ static void set_name(coio_future *f, const char *name)
 /* ---- spawning ----------------------------------------------------------- */
 
 static void task_entry(void *p);
-
-/* memset for the control block: n bytes at p, both multiples of 8 (the
-   struct's layout). GCC turns a constant-size memset of this size into
-   `rep stos`, whose start-up costs more than these few stores (a third of an
-   eager spawn+join, W2); the empty asm keeps the loop from becoming one. */
-static inline void zero_words(void *p, size_t n)
-{
-    _Static_assert(offsetof(struct coio__task, f.name) % 8 == 0, "layout");
-    _Static_assert(sizeof(struct coio__task) % 8 == 0, "layout");
-    uint64_t *w = p;
-    for (size_t i = 0; i < n / 8; i += 2) {
-        __asm__("" : "+r"(w));
-        w[i] = 0;
-        if (i + 1 < n / 8)
-            w[i + 1] = 0;
-    }
-}
 
 static size_t stack_size_for(const coio_task_opts *opts)
 {
@@ -104,49 +88,89 @@ static void eager_start(coio_loop *l, struct coio__task *t)
 
 coio_task *coio_loop_spawn(coio_loop *l, const coio_task_opts *opts, void *(*fn)(void *), void *arg)
 {
-    if (!coio__loop_valid(l) || l->closed || !fn) {
+    /* (the running loop is valid: no call to ask) */
+    if ((l != coio__tls_running && !coio__loop_valid(l)) || l->closed || !fn) {
         errno = EINVAL;
         return NULL;
     }
     if (COIO_UNLIKELY(l->debug) && coio__debug_foreign(l))
         return NULL;
-    if (coio__heap_reserve(&l->heap, l->heap_need + 1) < 0) {
+    if (COIO_UNLIKELY(l->heap_need + 1 > l->heap.cap) &&
+        coio__heap_reserve(&l->heap, l->heap_need + 1) < 0) {
         errno = ENOMEM;
         return NULL;
     }
-    struct coio__stack st;
-    if (coio__stack_get(&l->pool, stack_size_for(opts), &st) < 0)
-        return NULL;
-    /* The control block sits at the top of the stack, cache-line aligned;
-       the first frame goes right below it. */
-    uintptr_t top = (uintptr_t)st.map + st.map_size;
-    struct coio__task *t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
-    /* Everything starts zeroed except the name buffer, of which only the
-       first byte matters: a fifth less to clear on every spawn. */
-    zero_words(t, offsetof(struct coio__task, f.name));
-    t->f.name[0] = 0;
-    zero_words((char *)t + offsetof(struct coio__task, f.name) + sizeof t->f.name,
-               sizeof *t - offsetof(struct coio__task, f.name) - sizeof t->f.name);
+    struct coio__task *t;
+    size_t size = stack_size_for(opts);
+    if (COIO_LIKELY(l->hot != NULL) && size == stack_size_for(NULL)) {
+        /* The most recently finished task's block, on its default-size stack:
+           stack and canary are still in it, and its lines are likely cached. */
+        t = l->hot;
+        l->hot = t->run.next ? coio__container_of(t->run.next, struct coio__task, run) : NULL;
+        l->nhot--;
+    } else {
+        struct coio__stack st;
+        if (coio__stack_get(&l->pool, size, &st) < 0)
+            return NULL;
+        /* The control block sits at the top of the stack, cache-line aligned;
+           the first frame goes right below it. */
+        uintptr_t top = (uintptr_t)st.map + st.map_size;
+        t = (struct coio__task *)((top - sizeof *t) & ~(uintptr_t)63);
+        t->stack = st;
+        /* the lowest word of an unguarded stack must stay zero; it is never
+           written, so the bottom page is never made resident */
+        t->canary = st.guarded ? NULL : (uint64_t *)st.map;
+    }
+    /* Every field is written once, by name; of the name buffer only the first
+       byte matters. (A memset of the block cost more than these stores: GCC
+       makes it `rep stos`, whose start-up is a third of an eager spawn+join,
+       and a loop of word stores was ~150 instructions; W2.) */
     t->f.magic = COIO__FUT_MAGIC;
     t->f.kind = COIO__FUT_TASK;
     t->f.state = COIO_PENDING;
+    t->f.retrieved = 0;
     t->f.refs = 2; /* the caller's and the loop's */
     t->f.loop = l;
-    t->f.id = ++l->task_seq;
+    t->f.result = NULL;
+    t->f.err = 0;
+    t->f.errmsg = NULL;
+    t->f.cancel_msg = NULL;
     coio__list_init(&t->f.cnodes);
-    if (opts && opts->name)
-        set_name(&t->f, opts->name);
+    t->f.id = ++l->task_seq;
+    t->f.name[0] = 0;
+    t->run.next = NULL;
     t->run.kind = COIO__RUN_TASK;
-    t->ctx = coio__ctx_capture(); /* CV3: a copy of the spawner's context (O(1)) */
     t->fn = fn;
     t->arg = arg;
     t->arg_dtor = opts ? opts->arg_dtor : NULL;
-    t->timer.kind = COIO__TIMER_TASK;
+    t->wait = NULL;
+    t->parked_on = NULL;
+    t->timer.when = 0;
+    t->timer.seq = 0;
     t->timer.index = COIO_NOT_IN_HEAP;
-    t->stack = st;
-    if (!st.guarded) /* the lowest word must stay zero; it is never written, so
-                        the bottom page is never made resident */
-        t->canary = (uint64_t *)st.map;
+    t->timer.kind = COIO__TIMER_TASK;
+    t->timer_code = 0;
+    t->wake_code = 0;
+    t->cancelling = 0;
+    t->must_cancel = 0;
+    t->cancel_delivered = 0;
+    t->started = 0;
+    t->queued = 0;
+    t->shutdown_cancelled = 0;
+    t->group_error = NULL;
+    t->scopes = NULL;
+    t->stack_used = 0;
+    t->dbg_stack = 0;
+    t->spawn_site = NULL;
+#ifdef COIO_ASAN
+    t->asan_fake = NULL;
+#endif
+    if (opts && opts->name)
+        set_name(&t->f, opts->name);
+    /* CV3: a copy of the spawner's context (O(1)); none if the spawning task
+       has none (no call needed to say so) */
+    struct coio__task *self = coio__self();
+    t->ctx = self && !self->ctx ? NULL : coio__ctx_capture();
     t->born = coio__coarse_now_ns();
     void *first = t;
     if (COIO_UNLIKELY(l->debug)) /* the spawn site, below the control block */
@@ -416,6 +440,11 @@ COIO_SUSPENDS int coio_await(coio_task *f, void **result)
             return -1;
         }
         coio_task_release(f);
+    }
+    if (COIO_LIKELY(f->state == COIO_FINISHED)) { /* coio__outcome's first case */
+        if (result)
+            *result = f->result;
+        return 0;
     }
     if (f->state == COIO_CANCELLED)
         /* CancelledError propagates into the awaiter, which ends cancelled
@@ -690,26 +719,52 @@ void coio__future_free(coio_future *f)
                     f->kind == COIO__FUT_TASK ? "Task" : "Future", coio_task_name(f), f->err,
                     strerror(f->err));
     }
-    free(f->errmsg);
-    free(f->cancel_msg);
+    if (f->errmsg) /* (both NULL for nearly every task: no calls then) */
+        free(f->errmsg);
+    if (f->cancel_msg)
+        free(f->cancel_msg);
     f->magic = COIO__DEAD_MAGIC;
     struct coio__task *t = coio__as_task(f);
     if (t) {
-        coio__group_error_release(t->group_error);
-        coio__ctx_release(t->ctx);
+        if (t->group_error)
+            coio__group_error_release(t->group_error);
+        if (t->ctx)
+            coio__ctx_release(t->ctx);
 #ifdef COIO_TSAN
         __tsan_destroy_fiber(t->tsan_fiber); /* never the running one: a finished
                                                 task is freed from another stack */
 #endif
-        struct coio__stack st = t->stack; /* t lives on this stack */
         l->heap_need--;
-        coio__stack_put(l->closed ? NULL : &l->pool, &st);
+        if (t->stack.slab && !l->closed && l->nhot < (l->pool.trim ? COIO__HOT_MAX : l->pool.max)) {
+#ifdef COIO_ASAN
+            /* as coio__stack_put: abandoned frames' redzones go */
+            __asan_unpoison_memory_region((char *)t->stack.map + t->stack.guard,
+                                          t->stack.map_size - t->stack.guard);
+#endif
+            t->run.next = l->hot ? &l->hot->run : NULL;
+            l->hot = t;
+            l->nhot++;
+        } else {
+            struct coio__stack st = t->stack; /* t lives on this stack */
+            coio__stack_put(l->closed ? NULL : &l->pool, &st);
+        }
     } else {
         struct plain_future *pf = (struct plain_future *)f;
         coio__list_del(&pf->link);
         free(pf);
     }
     coio__loop_unref(l);
+}
+
+void coio__task_cache_drain(coio_loop *l)
+{
+    while (l->hot) {
+        struct coio__task *t = l->hot;
+        l->hot = t->run.next ? coio__container_of(t->run.next, struct coio__task, run) : NULL;
+        struct coio__stack st = t->stack; /* t lives on this stack */
+        coio__stack_put(&l->pool, &st);
+    }
+    l->nhot = 0;
 }
 
 void coio_task_release(coio_task *t)
