@@ -126,7 +126,7 @@ ifeq ($(SANITIZE),address)
 ALL_CFLAGS += -fsanitize=address -fno-omit-frame-pointer
 SAN_LD := -fsanitize=address
 else ifeq ($(SANITIZE),undefined)
-ALL_CFLAGS += -fsanitize=undefined -fno-sanitize-recover=all
+ALL_CFLAGS += -fsanitize=undefined -fno-sanitize-recover=all -DCOIO_POISON_SPAWN
 SAN_LD := -fsanitize=undefined
 else ifeq ($(SANITIZE),thread)
 ALL_CFLAGS += -fsanitize=thread

@@ -244,7 +244,7 @@ struct coio__stack {
 struct coio__task {
     _Alignas(8) struct coio_future f; /* must be first: a task is a future; the
                                          alignment keeps the size a multiple of 8
-                                         on 32-bit ABIs too (task.c zero_words) */
+                                         on 32-bit ABIs too) */
     struct coio__runnable run;  /* ready-queue link */
     void *sp;                   /* saved stack pointer while not running */
     void *(*fn)(void *);
