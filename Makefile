@@ -348,7 +348,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A)
 # Peers (bench/peers/) are built when their toolchains are installed; run.sh
 # takes BENCH_QUICK=1, REPEAT, BENCH_IMPLS, BENCH_WORKLOADS (see its header).
 # W7 drives examples/http_server with wrk.
-bench: $(BENCH_BINS) $(BUILD)/examples/http_server
+bench: $(BENCH_BINS) $(BUILD)/examples/http_server $(if $(filter 1,$(TLS)),$(BUILD)/examples/https_server)
 	@CC="$(CC)" CXX="$(CXX)" sh bench/peers/build.sh $(BUILD)/bench/peers
 	@sh bench/run.sh $(BUILD)
 

@@ -129,7 +129,7 @@ async def w4_queue():
 async def w6_timers():
     n = scaled(1_000_000)
     rng = random.Random(88172645463325252)
-    delays = [1.0 + rng.random() * 9.0 for _ in range(n)]  # [1 s, 10 s)
+    delays = [10.0 + rng.random() * 90.0 for _ in range(n)]  # [10 s, 100 s)
     loop = asyncio.get_running_loop()
 
     def never():

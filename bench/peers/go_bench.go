@@ -172,7 +172,7 @@ func benchQueue() {
 	}
 }
 
-// W6: time.AfterFunc with random deadlines within 10 s (from 1 s on, so none
+// W6: time.AfterFunc with random deadlines within 100 s (from 10 s on, so none
 // can fire while the loop runs), Stop every other one, then the rest.
 func benchTimers() {
 	n := scaled(1000000)
@@ -182,7 +182,7 @@ func benchTimers() {
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
-		delay[i] = time.Duration(1e9 + float64(x>>11)*(9e9/9007199254740992.0)) // [1 s, 10 s)
+		delay[i] = time.Duration(1e10 + float64(x>>11)*(9e10/9007199254740992.0)) // [10 s, 100 s)
 	}
 	timers := make([]*time.Timer, n)
 	never := func() {}

@@ -262,7 +262,7 @@ static int timers(void)
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        ms[i] = 1000 + (uint64_t)((double)(x >> 11) * (9000.0 / 9007199254740992.0)); /* [1, 10 s) */
+        ms[i] = 10000 + (uint64_t)((double)(x >> 11) * (90000.0 / 9007199254740992.0)); /* [10, 100 s) */
     }
     uv_update_time(loop);
     double t0 = bench_now();
