@@ -1591,7 +1591,7 @@ static void server_unref(coio_server *s)
 {
     if (--s->refs > 0)
         return;
-    coio__assert(s->conns.next == &s->conns); /* each holds a reference */
+    coio__assert(coio__list_empty(&s->conns)); /* each holds a reference */
     coio_tls_context_release(s->opts.tls);
     free(s->fds);
     free(s->acceptors);
@@ -1625,7 +1625,7 @@ static void server_conn_gone(struct stream *st)
     coio_server *s = st->srv;
     st->srv = NULL;
     coio__list_del(&st->conn_link);
-    if (s->closed && s->conns.next == &s->conns)
+    if (s->closed && coio__list_empty(&s->conns))
         wake_all(&s->closers);
     server_unref(s);
 }
@@ -1974,7 +1974,7 @@ int coio_server_wait_closed(coio_server *s)
     }
     s->refs++;
     int rc = 0;
-    while (!s->closed || s->nactive || s->conns.next != &s->conns) {
+    while (!s->closed || s->nactive || !coio__list_empty(&s->conns)) {
         int code = lwait_park(self, &s->closers);
         if (code) {
             errno = code;
